@@ -1,0 +1,13 @@
+"""Living Lab's web app: routes only; every page lives in app_pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Living Lab", page_icon="🏙️", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("app_pages/portfolio.py", title="Portfolio", icon="📋", default=True),
+        st.Page("app_pages/trial.py", title="Trial", icon="🔎", url_path="trial"),
+    ]
+)
+navigation.run()

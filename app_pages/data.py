@@ -1,0 +1,30 @@
+"""Bounded, cached reads for the pages; the logic itself lives in ``experiments``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from experiments.portfolio import TrialEvidence, TrialSummary, portfolio, trial_evidence
+from experiments.store import TrialStore, livinglab_home
+
+CACHE_SECONDS = 30
+
+
+def home() -> Path:
+    return livinglab_home()
+
+
+def store_is_empty() -> bool:
+    return not TrialStore(home()).ids()
+
+
+@st.cache_data(ttl=CACHE_SECONDS, max_entries=4, show_spinner="Reading the portfolio…")
+def load_portfolio(home_dir: str) -> list[TrialSummary]:
+    return portfolio(Path(home_dir))
+
+
+@st.cache_data(ttl=CACHE_SECONDS, max_entries=32, show_spinner="Reading the trial's evidence…")
+def load_trial(home_dir: str, trial_id: str) -> TrialEvidence:
+    return trial_evidence(Path(home_dir), trial_id)

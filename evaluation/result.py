@@ -1,0 +1,89 @@
+"""The one result type every method returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "cannot_estimate"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An effect estimate with its uncertainty, or the reason there is none.
+
+    ``status`` is ``"cannot_estimate"`` when the design cannot support an answer (no pre-period,
+    no control units, too few clusters...); then the numbers are ``None`` and ``message`` says
+    why. ``relative_effect`` is the effect divided by the counterfactual mean of the treated.
+    ``details`` holds what is specific to a method (coefficient tables, the observed and
+    counterfactual series under ``"series"``).
+    """
+
+    method: str
+    estimand: str
+    effect: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    relative_effect: float | None
+    n_obs: int
+    n_units: int
+    n_treated: int
+    status: Status = "ok"
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; non-finite numbers become ``None``."""
+        return _finite(asdict(self) | {"warnings": list(self.warnings)})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
+        return cls(**{**data, "warnings": tuple(data.get("warnings", ()))})
+
+
+def cannot_estimate(
+    method: str,
+    estimand: str,
+    message: str,
+    *,
+    n_obs: int = 0,
+    n_units: int = 0,
+    n_treated: int = 0,
+    warnings: tuple[str, ...] = (),
+) -> Estimate:
+    """The neutral result of a design that cannot support an answer."""
+    return Estimate(
+        method=method,
+        estimand=estimand,
+        effect=None,
+        se=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        relative_effect=None,
+        n_obs=n_obs,
+        n_units=n_units,
+        n_treated=n_treated,
+        status="cannot_estimate",
+        message=message,
+        warnings=warnings,
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,191 @@
+"""Run a registered trial's planned analysis on a data directory and track every result.
+
+raw files -> pilot adapter -> observations -> metric values -> panel -> method -> Estimate -> MLflow
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from evaluation.methods import run_method
+from evaluation.panel import build_panel
+from evaluation.result import Estimate, cannot_estimate
+from experiments.charts import counterfactual_figure
+from experiments.provenance import code_version, data_hash
+from experiments.store import Registration
+from experiments.tracking import Tracker
+from livinglab.errors import DataError, SpecError
+from pilots.aggregation import metric_values
+from pilots.contract import MetricDefinition, Observations
+from pilots.registry import get_pilot
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    definition: MetricDefinition
+    role: str
+    margin: float | None
+    estimate: Estimate
+    run_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        numbers = self.estimate.to_dict()
+        return {
+            "metric": self.definition.name,
+            "role": self.role,
+            **{
+                key: numbers[key]
+                for key in (
+                    "method",
+                    "effect",
+                    "se",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "relative_effect",
+                    "status",
+                    "message",
+                    "warnings",
+                )
+            },
+            "unit": self.definition.unit,
+            "direction": self.definition.direction,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True)
+class TrialEvaluation:
+    trial_id: str
+    analysis_id: str
+    results: tuple[MetricResult, ...]
+    data_health: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial_id,
+            "analysis": self.analysis_id,
+            "results": [result.to_dict() for result in self.results],
+            "data_health": self.data_health,
+        }
+
+
+def evaluate_trial(
+    registration: Registration, data_dir: Path, tracker: Tracker, *, seed: int = 0
+) -> TrialEvaluation:
+    """Run the registered method on every registered metric; one tracked run per metric."""
+    spec = registration.spec
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data directory not found")
+    pilot = get_pilot(spec.pilot)
+    observations = pilot.adapter(data_dir)
+    assignment, arm_notes = _assignment(observations, registration)
+    health = observations.health() | {
+        "units": {
+            "treated": int(assignment["treated"].sum()),
+            "control": int((~assignment["treated"]).sum()),
+        },
+        "notes": arm_notes,
+    }
+    analysis_id = uuid.uuid4().hex[:12]
+    fingerprint = data_hash(data_dir)
+    results = []
+    for metric in spec.metrics:
+        definition = pilot.metric(metric.name)
+        tags = {
+            "trial": spec.id,
+            "pilot": spec.pilot,
+            "metric": metric.name,
+            "role": metric.role,
+            "method": spec.planned_method,
+            "spec_hash": registration.spec_hash,
+            "data_hash": fingerprint,
+            "code_version": code_version(),
+            "seed": str(seed),
+            "analysis": analysis_id,
+        }
+        run_id = tracker.start(spec.id, spec.pilot, f"{metric.name} · {spec.planned_method}", tags)
+        try:
+            estimate, panel = _estimate(observations, assignment, registration, definition, seed)
+            chart = counterfactual_figure(
+                estimate.details.get("series", {}),
+                title=definition.label,
+                unit=definition.unit,
+                treatment_start=spec.common_start() or spec.post[0],
+            )
+            tracker.finish(
+                run_id,
+                estimate,
+                panel,
+                params={
+                    "alpha": spec.alpha,
+                    "data_dir": str(data_dir.resolve()),
+                    "window": f"{spec.window[0]}..{spec.window[1]}",
+                },
+                chart_html=chart.to_html(include_plotlyjs="cdn"),
+                data_health=health,
+            )
+        except Exception as error:
+            tracker.fail(run_id, error)
+            raise
+        results.append(MetricResult(definition, metric.role, metric.margin, estimate, run_id))
+    return TrialEvaluation(spec.id, analysis_id, tuple(results), health)
+
+
+def _assignment(
+    observations: Observations, registration: Registration
+) -> tuple[pl.DataFrame, list[str]]:
+    """``unit, treated, cluster`` for the units in the trial's arms."""
+    spec = registration.spec
+    units = observations.units
+    attribute = spec.assigned_by
+    if attribute not in units.columns:
+        attributes = ", ".join(units.columns)
+        raise SpecError(
+            f"arms.assigned_by: {attribute!r} is not an attribute of pilot {spec.pilot!r}'s "
+            f"units; use one of {attributes}"
+        )
+    label = pl.col(attribute).cast(pl.String)
+    assignment = units.select(
+        "unit",
+        label.is_in(list(spec.treated)).alias("treated"),
+        label.is_in(list(spec.control)).alias("in_control"),
+        label.alias("cluster"),
+    )
+    present = set(assignment["cluster"].to_list())
+    absent = [name for name in (*spec.treated, *spec.control) if name not in present]
+    notes = [f"arm member(s) with no units in the data: {', '.join(absent)}"] if absent else []
+    in_trial = assignment.filter(pl.col("treated") | pl.col("in_control")).drop("in_control")
+    return in_trial, notes
+
+
+def _estimate(
+    observations: Observations,
+    assignment: pl.DataFrame,
+    registration: Registration,
+    definition: MetricDefinition,
+    seed: int,
+) -> tuple[Estimate, pl.DataFrame]:
+    spec = registration.spec
+    start = spec.common_start()
+    if start is None:
+        empty = pl.DataFrame()
+        message = (
+            "treated units start on different dates; this method needs one start date "
+            "(a staggered design needs a staggered method)"
+        )
+        return cannot_estimate(spec.planned_method, "", message), empty
+    panel = build_panel(
+        metric_values(observations.table, definition),
+        assignment.lazy(),
+        outcome=definition.name,
+        treatment_start=start,
+        window=spec.window,
+    )
+    estimate = run_method(spec.planned_method, panel, alpha=spec.alpha, seed=seed)
+    return estimate, panel.frame

@@ -1,0 +1,178 @@
+"""The ``livinglab`` command line. Errors print one line and exit with code 2; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from livinglab.errors import LivingLabError
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # library chatter is not for users; results carry warnings
+    try:
+        return int(args.handler(args) or 0)
+    except LivingLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("LIVINGLAB_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error} "
+            "(set LIVINGLAB_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="livinglab", description="Evaluate smart-city pilots with evidence.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    simulate = commands.add_parser("simulate", help="write a pilot's simulated raw files")
+    simulate.add_argument("pilot", help="pilot id, e.g. smart_bins")
+    simulate.add_argument("--out", type=Path, required=True, help="directory to write into")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--effect",
+        type=float,
+        default=None,
+        help="relative change of the primary metric (-0.3 = 30%% lower); the pilot's default",
+    )
+    simulate.set_defaults(handler=_simulate)
+
+    register = commands.add_parser("register", help="register (lock) a trial spec")
+    register.add_argument("spec", type=Path)
+    register.set_defaults(handler=_register)
+
+    evaluate = commands.add_parser("evaluate", help="run a trial's planned analysis on data")
+    evaluate.add_argument("spec", type=Path)
+    evaluate.add_argument("--data", type=Path, required=True, help="directory of raw files")
+    evaluate.add_argument("--format", choices=("json", "text"), default="text")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(handler=_evaluate)
+
+    demo = commands.add_parser("demo", help="seed the demo portfolio into LIVINGLAB_HOME")
+    demo.set_defaults(handler=_demo)
+
+    app = commands.add_parser("app", help="serve the app at http://localhost:8501")
+    app.add_argument("--port", type=int, default=8501)
+    app.set_defaults(handler=_app)
+    return parser
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from pilots.registry import get_pilot
+
+    pilot = get_pilot(args.pilot)
+    effect = pilot.default_effect if args.effect is None else args.effect
+    truth = pilot.simulator(args.out, seed=args.seed, effect=effect)
+    print(json.dumps(truth, indent=2))
+
+
+def _register(args: argparse.Namespace) -> None:
+    from experiments.spec import load_spec
+    from experiments.store import TrialStore, livinglab_home
+
+    spec, text = load_spec(args.spec)
+    registration, created = TrialStore(livinglab_home()).register(spec, text)
+    state = "registered" if created else "already registered (unchanged)"
+    print(f"{spec.id}: {state}; spec hash {registration.spec_hash}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from experiments.analysis import evaluate_trial
+    from experiments.spec import load_spec
+    from experiments.store import TrialStore, livinglab_home
+    from experiments.tracking import Tracker
+
+    home = livinglab_home()
+    spec, text = load_spec(args.spec)
+    registration, created = TrialStore(home).register(spec, text)
+    if created:
+        print(
+            f"{spec.id}: registered before analysis; spec hash {registration.spec_hash}",
+            file=sys.stderr,
+        )
+    evaluation = evaluate_trial(registration, args.data, Tracker(home), seed=args.seed)
+    if args.format == "json":
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    else:
+        print(_as_text(evaluation.to_dict()))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from experiments.demo import seed_demo
+    from experiments.store import livinglab_home
+
+    home = livinglab_home()
+    trials = seed_demo(
+        home, lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+    )
+    print(f"demo portfolio in {home}: {', '.join(trials)}")
+
+
+def _app(args: argparse.Namespace) -> int:
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    return subprocess.call(command)
+
+
+def _as_text(report: dict[str, Any]) -> str:
+    lines = [f"Trial {report['trial']} (analysis {report['analysis']})", ""]
+    header = f"{'metric':<30} {'role':<10} {'method':<8} {'effect':>10} {'95% CI':>22} {'p':>7}"
+    lines += [header, "-" * len(header)]
+    for row in report["results"]:
+        if row["status"] != "ok":
+            lines.append(
+                f"{row['metric']:<30} {row['role']:<10} {row['method']:<8} "
+                f"cannot estimate: {row['message']}"
+            )
+            continue
+        interval = f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+        lines.append(
+            f"{row['metric']:<30} {row['role']:<10} {row['method']:<8} {row['effect']:>10.3g} "
+            f"{interval:>22} {row['p_value']:>7.3f}"
+        )
+    health = report["data_health"]
+    lines += [
+        "",
+        f"Data: {health['rows_read']:,} rows read = {health['rows_accepted']:,} accepted "
+        f"+ {health['rows_quarantined']:,} quarantined",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Seed the demo portfolio: simulate each pilot's data, register its demo trial, analyse it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from experiments.analysis import evaluate_trial
+from experiments.spec import load_spec
+from experiments.store import TrialStore
+from experiments.tracking import Tracker
+from pilots.registry import available_pilots
+
+DEMO_SEED = 2026
+Progress = Callable[[float, str], None]
+
+
+def demo_data_dir(home: Path, pilot_id: str) -> Path:
+    return home / "demo-data" / pilot_id
+
+
+def seed_demo(home: Path, progress: Progress | None = None) -> list[str]:
+    """Idempotent: steps already done (data simulated, trial registered, analysed) are skipped.
+
+    Returns the ids of the demo trials. ``progress`` receives a fraction done and a message.
+    """
+    report = progress or (lambda fraction, message: None)
+    store, tracker = TrialStore(home), Tracker(home)
+    pilots = list(available_pilots().values())
+    trial_ids = []
+    for index, pilot in enumerate(pilots):
+        share = 1 / len(pilots)
+        data_dir = demo_data_dir(home, pilot.id)
+        if not (data_dir / "truth.json").is_file():
+            report(index * share, f"Simulating {pilot.name} data")
+            pilot.simulator(data_dir, seed=DEMO_SEED, effect=pilot.default_effect)
+        spec, text = load_spec(pilot.demo_spec)
+        registration, _ = store.register(spec, text)
+        if not tracker.runs(spec.id, "attributes.status = 'FINISHED'", limit=1):
+            report((index + 0.5) * share, f"Analysing {spec.title}")
+            evaluate_trial(registration, data_dir, tracker, seed=DEMO_SEED)
+        trial_ids.append(spec.id)
+    report(1.0, "Demo portfolio ready")
+    return trial_ids

@@ -1,0 +1,143 @@
+"""MLflow tracking: one experiment per trial, one run per analysis of one metric.
+
+The only module that imports MLflow. The default store is MLflow's SQLite store under
+``LIVINGLAB_HOME`` with artifacts beside it; ``MLFLOW_TRACKING_URI`` points elsewhere (an MLflow
+server, for example).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from evaluation.result import Estimate
+
+ESTIMATE_ARTIFACT = "estimate.json"
+DATA_HEALTH_ARTIFACT = "data_health.json"
+NUMBERS = ("effect", "se", "ci_low", "ci_high", "p_value", "relative_effect")
+
+
+def tracking_uri(home: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A tracked analysis as the app and CLI read it back."""
+
+    run_id: str
+    status: str
+    start_time: int
+    tags: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+    def tag(self, name: str) -> str:
+        return self.tags.get(name, "")
+
+
+class Tracker:
+    """Writes and reads a trial's analyses."""
+
+    def __init__(self, home: Path) -> None:
+        for noisy in ("mlflow", "alembic"):  # schema migrations log at INFO on first use
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self.home = home
+        self.uri = tracking_uri(home)
+        if self.uri.startswith("sqlite:///"):
+            home.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
+    def experiment_id(self, trial_id: str, pilot: str) -> str:
+        experiment = self.client.get_experiment_by_name(trial_id)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:///"):
+            location = (self.home / "artifacts" / trial_id).as_uri()
+        return self.client.create_experiment(
+            trial_id, artifact_location=location, tags={"pilot": pilot}
+        )
+
+    def start(self, trial_id: str, pilot: str, run_name: str, tags: Mapping[str, str]) -> str:
+        run = self.client.create_run(
+            self.experiment_id(trial_id, pilot), run_name=run_name, tags=dict(tags)
+        )
+        return run.info.run_id
+
+    def finish(
+        self,
+        run_id: str,
+        estimate: Estimate,
+        panel: pl.DataFrame,
+        params: Mapping[str, Any],
+        chart_html: str,
+        data_health: Mapping[str, Any],
+    ) -> None:
+        """Record the estimate's numbers, the estimate, its panel, chart and data health."""
+        numbers = estimate.to_dict()
+        self.client.log_batch(
+            run_id,
+            metrics=[
+                Metric(name, float(numbers[name]), 0, 0)
+                for name in NUMBERS
+                if numbers[name] is not None
+            ],
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag("status", estimate.status)],
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            directory = Path(folder)
+            (directory / ESTIMATE_ARTIFACT).write_text(json.dumps(numbers, indent=2))
+            (directory / DATA_HEALTH_ARTIFACT).write_text(json.dumps(data_health, indent=2))
+            panel.write_parquet(directory / "panel.parquet")
+            (directory / "observed_vs_counterfactual.html").write_text(chart_html)
+            self.client.log_artifacts(run_id, str(directory))
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def fail(self, run_id: str, error: BaseException) -> None:
+        """End the run FAILED with the error recorded."""
+        self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        self.client.set_terminated(run_id, "FAILED")
+
+    def runs(self, trial_id: str, filter_string: str = "", limit: int = 1000) -> list[RunRecord]:
+        """A trial's runs, newest first."""
+        experiment = self.client.get_experiment_by_name(trial_id)
+        if experiment is None:
+            return []
+        found = self.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=filter_string,
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+        )
+        return [
+            RunRecord(
+                run_id=run.info.run_id,
+                status=run.info.status,
+                start_time=run.info.start_time,
+                tags=run.data.tags,
+                metrics=run.data.metrics,
+            )
+            for run in found
+        ]
+
+    def estimate(self, run_id: str) -> Estimate:
+        return Estimate.from_dict(self._json_artifact(run_id, ESTIMATE_ARTIFACT))
+
+    def data_health(self, run_id: str) -> dict[str, Any]:
+        return self._json_artifact(run_id, DATA_HEALTH_ARTIFACT)
+
+    def _json_artifact(self, run_id: str, name: str) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as folder:
+            path = self.client.download_artifacts(run_id, name, folder)
+            return json.loads(Path(path).read_text())

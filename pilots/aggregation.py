@@ -1,0 +1,38 @@
+"""Turn observations into one value per unit and period, as a metric definition declares."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pilots.contract import MetricDefinition
+
+_GRAIN = {"day": "1d", "week": "1w", "month": "1mo"}
+
+
+def metric_values(observations: pl.LazyFrame, metric: MetricDefinition) -> pl.LazyFrame:
+    """``unit, period_start, period_end, value`` for ``metric``; periods in Hong Kong time.
+
+    ``count`` and ``sum`` are zero for periods in which the unit reported anything at all (any
+    field) but had no rows of the metric's field; a period without any report stays missing, so
+    a sensor outage is never mistaken for a quiet week.
+    """
+    every = _GRAIN[metric.time_grain]
+    period = pl.col("timestamp").dt.truncate(every).dt.date().alias("period_start")
+    rows = observations.filter(pl.col("field") == metric.source_field)
+    value = {
+        "count": pl.len().cast(pl.Float64),
+        "sum": pl.col("value").sum(),
+        "mean": pl.col("value").mean(),
+        "rate_per_1000": 1000 * pl.col("value").mean(),
+    }[metric.aggregation]
+    values = rows.group_by("unit", period).agg(value.alias("value"))
+    if metric.aggregation in ("count", "sum"):
+        reported = observations.select("unit", period).unique()
+        values = reported.join(values, on=["unit", "period_start"], how="left").with_columns(
+            pl.col("value").fill_null(0.0)
+        )
+    return (
+        values.with_columns(pl.col("period_start").dt.offset_by(every).alias("period_end"))
+        .select("unit", "period_start", "period_end", "value")
+        .sort("unit", "period_start")
+    )
