@@ -55,7 +55,10 @@ for trial in trials:
             if trial.last_analysed:
                 st.caption(f"Last analysed {trial.last_analysed:%Y-%m-%d %H:%M} UTC")
         st.page_link(
-            "app_pages/trial.py", label="Open trial", icon="➡️", query_params={"id": trial.trial_id}
+            "app_pages/trial.py",
+            label="Open trial",
+            icon=":material/arrow_forward:",
+            query_params={"id": trial.trial_id},
         )
 
 if trials:
@@ -69,7 +72,9 @@ if trials:
             "95% CI low": [t.ci_low for t in trials],
             "95% CI high": [t.ci_high for t in trials],
             "p-value": [t.p_value for t in trials],
-            "Last analysed (UTC)": [t.last_analysed for t in trials],
+            "Last analysed (UTC)": [
+                f"{t.last_analysed:%Y-%m-%d %H:%M}" if t.last_analysed else "" for t in trials
+            ],
         },
         strict=False,
     )

@@ -21,7 +21,7 @@ trial_id = st.query_params.get("id")
 if not trial_id:
     st.title("Trial")
     st.info("No trial chosen. Pick one on the Portfolio page.")
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon="📋")
+    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
     st.stop()
 
 try:
@@ -29,7 +29,7 @@ try:
 except LivingLabError as error:
     st.title("Trial")
     st.error(str(error))
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon="📋")
+    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
     st.stop()
 
 spec = evidence.spec

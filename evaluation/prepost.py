@@ -72,16 +72,19 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
     post = series["post"].cast(pl.Float64).to_numpy()
     time = np.arange(len(y), dtype=float)
     since_start = np.where(post == 1, time - time[post == 1][0], 0.0)
+    # A slope change needs two post periods; with one, the trend model keeps only the level.
+    slope_change = use_trend and n_post >= 2
     columns = [np.ones_like(y), post]
     if use_trend:
-        columns = [np.ones_like(y), time, post, since_start]
+        columns = [np.ones_like(y), time, post] + ([since_start] if slope_change else [])
     design = np.column_stack(columns)
     lags = math.floor(4 * (len(y) / 100) ** (2 / 9))
     fit = sm.OLS(y, design).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     contrast = np.zeros(design.shape[1])
     if use_trend:
         contrast[2] = 1.0
-        contrast[3] = since_start[post == 1].mean()
+        if slope_change:
+            contrast[3] = since_start[post == 1].mean()
     else:
         contrast[1] = 1.0
     effect = float(contrast @ fit.params)

@@ -80,8 +80,7 @@ def evaluate_trial(
 ) -> TrialEvaluation:
     """Run the registered method on every registered metric; one tracked run per metric."""
     spec = registration.spec
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: data directory not found")
+    require_data_dir(data_dir)
     pilot = get_pilot(spec.pilot)
     observations = pilot.adapter(data_dir)
     assignment, arm_notes = _assignment(observations, registration)
@@ -135,6 +134,11 @@ def evaluate_trial(
             raise
         results.append(MetricResult(definition, metric.role, metric.margin, estimate, run_id))
     return TrialEvaluation(spec.id, analysis_id, tuple(results), health)
+
+
+def require_data_dir(data_dir: Path) -> None:
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data directory not found")
 
 
 def _assignment(

@@ -101,13 +101,14 @@ def _register(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from experiments.analysis import evaluate_trial
+    from experiments.analysis import evaluate_trial, require_data_dir
     from experiments.spec import load_spec
     from experiments.store import TrialStore, livinglab_home
     from experiments.tracking import Tracker
 
     home = livinglab_home()
     spec, text = load_spec(args.spec)
+    require_data_dir(args.data)
     registration, created = TrialStore(home).register(spec, text)
     if created:
         print(

@@ -1,0 +1,99 @@
+"""The app's pages, driven headlessly with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from experiments.demo import seed_demo
+from tests.conftest import PROJECT
+
+APP = str(PROJECT / "app.py")
+TRIAL_PAGE = "app_pages/trial.py"
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("demo_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LIVINGLAB_HOME", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        seed_demo(home)
+        yield home
+
+
+def text_of(app: AppTest) -> str:
+    parts = [e.value for e in (*app.title, *app.subheader, *app.markdown, *app.caption)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_first_start_on_an_empty_store_seeds_the_demo(home: Path) -> None:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert "The store is empty" in app.info[0].value
+    assert "Sensor-driven collection of street litter bins" in text_of(app)
+    assert (home / "trials" / "smart-bins-2026" / "registration.json").is_file()
+
+
+def test_portfolio_shows_each_trial_with_its_primary_effect(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert [m.value for m in app.metric] == ["1", "1"]
+    text = text_of(app)
+    assert "**Collections per bin-week**" in text
+    assert "95% CI" in text
+    assert "p < 0.001" in text
+    table = app.dataframe[0].value
+    assert list(table["Trial"]) == ["smart-bins-2026"]
+    assert table["95% CI low"][0] <= table["Effect"][0] <= table["95% CI high"][0]
+
+
+def test_trial_page_shows_design_evidence_and_results(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.query_params["id"] = "smart-bins-2026"
+    app.switch_page(TRIAL_PAGE).run()
+    assert not app.exception
+    assert app.title[0].value == "Sensor-driven collection of street litter bins"
+    assert [s.value for s in app.subheader] == [
+        "Collections per bin-week (primary)",
+        "Fill at collection (secondary)",
+        "Overflowing bin-days per 1,000 (guardrail)",
+        "Results",
+    ]
+    text = text_of(app)
+    assert ":green-badge[Improved] Collections per bin-week" in text
+    assert "treated R02, R03, R05, R08, R10, R11" in text
+    assert "Guardrail: may worsen by at most 15" in text
+    assert len(app.get("plotly_chart")) == 3
+    results = app.dataframe[0].value
+    assert list(results["Role"]) == ["primary", "secondary", "guardrail"]
+
+
+def test_trial_page_with_an_unknown_id_explains_instead_of_failing(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.query_params["id"] = "no-such-trial"
+    app.switch_page(TRIAL_PAGE).run()
+    assert not app.exception
+    assert "unknown trial 'no-such-trial'; registered trials: smart-bins-2026" in app.error[0].value
+
+
+def test_trial_page_without_an_id_points_to_the_portfolio(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).switch_page(TRIAL_PAGE).run()
+    assert not app.exception
+    assert "No trial chosen" in app.info[0].value

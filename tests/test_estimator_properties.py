@@ -1,0 +1,68 @@
+"""Properties every estimator must have, checked on random panels with hypothesis."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evaluation.methods import METHODS, run_method
+from tests.panels import make_panel, with_frame
+
+panels = st.builds(
+    make_panel,
+    n_treated=st.integers(2, 6),
+    n_control=st.integers(2, 6),
+    n_periods=st.integers(5, 10),
+    first_post=st.integers(3, 4),
+    effect=st.floats(-5, 5),
+    seed=st.integers(0, 10_000),
+)
+shifts = st.floats(-100, 100, allow_nan=False).filter(lambda d: abs(d) > 1e-6)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@settings(max_examples=40, deadline=None)
+@given(panel=panels, shift=shifts)
+def test_shifting_treated_post_outcomes_by_d_shifts_the_effect_by_d(
+    method: str, panel, shift: float
+) -> None:
+    shifted = panel.frame.with_columns(
+        pl.when(pl.col("treated") & pl.col("post"))
+        .then(pl.col("y") + shift)
+        .otherwise(pl.col("y"))
+        .alias("y")
+    )
+    before = run_method(method, panel)
+    after = run_method(method, with_frame(panel, shifted))
+    assert after.effect == pytest.approx(before.effect + shift, abs=1e-7 * (1 + abs(shift)))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@settings(max_examples=25, deadline=None)
+@given(panel=panels, order_seed=st.integers(0, 1000))
+def test_unit_order_and_labels_do_not_matter(method: str, panel, order_seed: int) -> None:
+    units = panel.frame["unit"].unique().sort()
+    relabel = dict(zip(units, units.sample(fraction=1, shuffle=True, seed=order_seed), strict=True))
+    renamed = {old: f"x{new}" for old, new in relabel.items()}
+    permuted = panel.frame.with_columns(
+        pl.col("unit").replace(renamed), pl.col("cluster").replace(renamed)
+    ).sample(fraction=1, shuffle=True, seed=order_seed)
+    original = run_method(method, panel)
+    reordered = run_method(method, with_frame(panel, permuted))
+    assert reordered.effect == pytest.approx(original.effect, abs=1e-9)
+    assert reordered.se == pytest.approx(original.se, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@settings(max_examples=40, deadline=None)
+@given(panel=panels, alpha=st.sampled_from([0.01, 0.05, 0.1, 0.2]))
+def test_interval_contains_the_estimate_and_p_is_a_probability(
+    method: str, panel, alpha: float
+) -> None:
+    estimate = run_method(method, panel, alpha=alpha)
+    assert estimate.ok
+    assert estimate.ci_low <= estimate.effect <= estimate.ci_high
+    assert 0.0 <= estimate.p_value <= 1.0
+    assert (estimate.p_value < alpha) == (estimate.ci_low > 0 or estimate.ci_high < 0)

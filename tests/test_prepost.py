@@ -1,0 +1,80 @@
+"""Before/after segmented regression on the treated group."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+import statsmodels.api as sm
+
+from evaluation.panel import PANEL_SCHEMA, Panel
+from evaluation.prepost import PrepostConfig, estimate_prepost
+
+
+def series_panel(values: list[float], first_post: int) -> Panel:
+    start = date(2026, 1, 5)
+    frame = pl.DataFrame(
+        [
+            {
+                "unit": "a",
+                "period": start + timedelta(weeks=t),
+                "y": y,
+                "treated": True,
+                "post": t >= first_post,
+                "cluster": "a",
+            }
+            for t, y in enumerate(values)
+        ],
+        schema=PANEL_SCHEMA,
+    )
+    return Panel(frame=frame, outcome="y", treatment_start=start + timedelta(weeks=first_post))
+
+
+def test_a_pure_level_shift_on_a_trend_is_recovered_exactly() -> None:
+    values = [10 + 0.5 * t + (3.0 if t >= 12 else 0.0) for t in range(20)]
+    estimate = estimate_prepost(series_panel(values, 12))
+    assert estimate.ok
+    assert estimate.effect == pytest.approx(3.0, abs=1e-9)
+    assert estimate.details["series"]["counterfactual"][15] == pytest.approx(10 + 0.5 * 15)
+
+
+def test_effect_and_error_match_statsmodels_segmented_regression_with_newey_west() -> None:
+    rng = np.random.default_rng(4)
+    values = list(20 + 0.2 * np.arange(30) + rng.normal(0, 1, 30))
+    for t in range(18, 30):
+        values[t] += 2.0 + 0.1 * (t - 18)
+    time = np.arange(30.0)
+    post = (time >= 18).astype(float)
+    since = np.where(post == 1, time - 18, 0.0)
+    x = np.column_stack([np.ones(30), time, post, since])
+    lags = int(np.floor(4 * (30 / 100) ** (2 / 9)))
+    fit = sm.OLS(np.array(values), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    contrast = np.array([0, 0, 1, since[post == 1].mean()])
+
+    estimate = estimate_prepost(series_panel(values, 18))
+
+    assert estimate.effect == pytest.approx(contrast @ fit.params)
+    assert estimate.se == pytest.approx(np.sqrt(contrast @ fit.cov_params() @ contrast))
+    assert estimate.details["hac_lags"] == lags
+
+
+def test_too_few_pre_periods_for_a_trend_falls_back_to_the_level_with_a_warning() -> None:
+    estimate = estimate_prepost(series_panel([5.0, 5.2, 8.1, 7.9, 8.0, 8.2], 2))
+    assert estimate.ok
+    assert estimate.details["trend"] is False
+    assert any("trend was not modelled" in w for w in estimate.warnings)
+
+
+def test_no_pre_period_cannot_be_estimated() -> None:
+    estimate = estimate_prepost(series_panel([1.0, 2.0, 3.0], 0))
+    assert estimate.status == "cannot_estimate"
+    assert "found 0 before" in estimate.message
+
+
+def test_level_only_config_ignores_the_trend() -> None:
+    values = [float(t) for t in range(10)]
+    estimate = estimate_prepost(series_panel(values, 5), PrepostConfig(trend=False))
+    assert estimate.details["trend"] is False
+    assert estimate.effect == pytest.approx(np.mean(values[5:]) - np.mean(values[:5]))
