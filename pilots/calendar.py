@@ -8,6 +8,13 @@ import holidays
 
 
 def hong_kong_public_holidays(start: date, end: date) -> dict[date, str]:
-    """Hong Kong general holidays between ``start`` and ``end`` inclusive, with their names."""
-    calendar = holidays.country_holidays("HK", years=range(start.year, end.year + 1))
+    """Hong Kong general holidays between ``start`` and ``end`` inclusive, with their names.
+
+    General holidays (when offices and schools close, Good Friday included) shape how the city
+    moves and what it throws away; ``holidays`` files them under its ``optional`` category, apart
+    from the narrower statutory list.
+    """
+    calendar = holidays.country_holidays(
+        "HK", years=range(start.year, end.year + 1), categories=("optional",)
+    )
     return {day: name for day, name in sorted(calendar.items()) if start <= day <= end}

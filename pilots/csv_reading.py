@@ -47,12 +47,12 @@ def read_csv_strings(path: Path, required: Sequence[str]) -> RawTable:
     )
     if lines.height == 0:
         raise DataError(f"{path}: the file is empty; expected a header with {', '.join(required)}")
-    header = _split(lines.head(1))["fields"][0].to_list()
-    header = [name.strip() for name in header]
+    header_line = _split(lines.head(1))
+    header = [name.strip() for name in header_line["fields"][0].to_list()]
     missing = [name for name in required if name not in header]
     if missing:
         raise DataError(
-            f"{path}, line 1: missing column(s) {', '.join(missing)}; "
+            f"{path}, line {header_line['_line'][0]}: missing column(s) {', '.join(missing)}; "
             f"found {', '.join(header)}; required {', '.join(required)}"
         )
     body = _split(lines.slice(1))

@@ -55,5 +55,14 @@ def membership_problem(column: str, allowed: pl.Series, where: str) -> pl.Expr:
     )
 
 
+def duplicate_problem(key: str, instant: pl.Expr) -> pl.Expr:
+    """Flags every repeat of an earlier row's ``key`` at the same instant; the first is kept.
+
+    Instants are compared after parsing, so ``...T08:00:00+08:00`` repeats ``...T00:00:00Z``.
+    """
+    repeat = instant.is_not_null() & ~pl.struct(pl.col(key), instant).is_first_distinct()
+    return pl.when(repeat).then(pl.lit(f"repeats an earlier reading for this {key} and time"))
+
+
 def _blank(column: str) -> pl.Expr:
     return pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")

@@ -29,6 +29,7 @@ import polars as pl
 from pilots.contract import HONG_KONG, OBSERVATION_SCHEMA, Observations
 from pilots.csv_reading import file_health, read_csv_strings, split_valid
 from pilots.fields import (
+    duplicate_problem,
     iso_timestamp_utc,
     membership_problem,
     missing_problem,
@@ -83,9 +84,7 @@ def load_smart_bins(data_dir: Path) -> Observations:
             membership_problem("dev_id", units["dev_id"], INVENTORY),
             timestamp_problem("time"),
             number_problem("filllevel", 0, 100),
-            pl.when(
-                pl.struct("dev_id", "time").is_duplicated() & pl.col("dev_id").is_not_null()
-            ).then(pl.lit("duplicate reading for this dev_id and time")),
+            duplicate_problem("dev_id", iso_timestamp_utc("time")),
         ],
         READINGS,
     )
@@ -188,11 +187,16 @@ def _collection_events(
         "after",
         (pl.col("fill") - pl.col("fill_after") >= COLLECTION_DROP).fill_null(False).alias("drop"),
     )
-    drops = (
-        readings.sort("unit", "timestamp")
-        .with_columns(pl.col("fill").shift(1).over("unit").alias("fill_before"))
-        .filter(pl.col("fill_before") - pl.col("fill") >= COLLECTION_DROP)
-        .select("unit", "timestamp", "fill_before")
+    previous = readings.sort("unit", "timestamp").with_columns(
+        pl.col("fill").shift(1).over("unit").alias("previous_fill"),
+        pl.col("timestamp").shift(1).over("unit").alias("previous_time"),
+    )
+    drops = previous.filter(pl.col("previous_fill") - pl.col("fill") >= COLLECTION_DROP).select(
+        "unit",
+        "timestamp",
+        pl.when(pl.col("timestamp") - pl.col("previous_time") <= STALE_READING)
+        .then(pl.col("previous_fill"))
+        .alias("fill_before"),
     )
     explained = logged_events.select("unit", pl.col("after").alias("timestamp")).unique()
     unlogged = drops.join(explained, on=["unit", "timestamp"], how="anti")

@@ -64,10 +64,6 @@ class Run:
 
 def simulate_smart_bins(out_dir: Path, *, seed: int, effect: float) -> dict[str, Any]:
     """Write ``readings.csv``, ``bins.csv``, ``collections.csv`` and ``truth.json``."""
-    if not -0.8 <= effect <= 1.0:
-        raise InputError(
-            f"effect {effect}: smart-bins collections can change by -0.8 to +1.0 (relative)"
-        )
     rng = np.random.default_rng(seed)
     fleet = _fleet(rng)
     days = (design.END - design.START).days + 1
@@ -100,13 +96,14 @@ def simulate_smart_bins(out_dir: Path, *, seed: int, effect: float) -> dict[str,
         fleet.fill_rate * 7 / np.array([len(design.SCHEDULES[r]) for r in fleet.routes])
     )
     post = slice(rollout_day * SLOTS_PER_DAY, slots)
-    target = (1 + effect) * counterfactual.collected[post][:, treated].sum()
+    target = (1 + effect) * float(counterfactual.collected[post][:, treated].sum())
 
     def collections(scale: float) -> float:
         trigger = np.minimum(98.0, scale * baseline_interval)
         return float(replay(trigger).collected[post][:, treated].sum())
 
-    scale = _calibrate(collections, target, baseline=target / (1 + effect) if effect > -1 else 0)
+    baseline = float(counterfactual.collected[post][:, treated].sum())
+    scale = _calibrate(collections, target, baseline)
     observed = replay(np.minimum(98.0, scale * baseline_interval))
 
     out_dir.mkdir(parents=True, exist_ok=True)
