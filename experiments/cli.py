@@ -134,6 +134,8 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _app(args: argparse.Namespace) -> int:
+    from experiments.store import livinglab_home
+
     command = [
         sys.executable,
         "-m",
@@ -144,10 +146,11 @@ def _app(args: argparse.Namespace) -> int:
         str(args.port),
         "--server.headless",
         "true",
-        "--browser.gatherUsageStats",
-        "false",
     ]
-    return subprocess.call(command)
+    # Streamlit reads .streamlit/config.toml from its working directory, the project root; the
+    # store stays the one this command resolves from where it was started.
+    environment = {**os.environ, "LIVINGLAB_HOME": str(livinglab_home())}
+    return subprocess.call(command, cwd=APP.parent, env=environment)
 
 
 def _as_text(report: dict[str, Any]) -> str:
