@@ -25,7 +25,7 @@ from scipy import stats
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.result import Estimate, cannot_estimate
-from evaluation.series import group_means
+from evaluation.series import group_means, series
 
 METHOD = "did"
 ESTIMAND = "ATT: average effect on treated units after the start (difference-in-differences)"
@@ -97,7 +97,7 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
             "n_clusters": n_clusters,
             "df": df,
             "counterfactual_mean": counterfactual_mean,
-            "series": _series(frame),
+            "series": _series(panel),
         },
     )
 
@@ -123,14 +123,15 @@ def _design_problem(frame: pl.DataFrame) -> str | None:
     return None
 
 
-def _series(frame: pl.DataFrame) -> dict[str, list]:
+def _series(panel: Panel) -> dict[str, list]:
     """Treated mean per period and its counterfactual: the control mean plus the pre-period gap."""
-    means = group_means(frame)
+    means = group_means(panel.frame)
     pre = means.filter(~pl.col("post"))
     gap = float(pre["treated_mean"].mean() - pre["control_mean"].mean())  # type: ignore[operator]
-    return {
-        "period": [d.isoformat() for d in means["period"]],
-        "observed": means["treated_mean"].to_list(),
-        "counterfactual": (means["control_mean"] + gap).to_list(),
-        "control": means["control_mean"].to_list(),
-    }
+    return series(
+        panel,
+        observed=means["treated_mean"].to_list(),
+        counterfactual=(means["control_mean"] + gap).to_list(),
+        times=means["time"].to_list(),
+        control=means["control_mean"].to_list(),
+    )

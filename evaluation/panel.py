@@ -1,37 +1,63 @@
-"""Build the analysis panel: one outcome per unit and period, with treatment timing attached."""
+"""The analysis panel every method reads: outcomes with treatment timing, clusters and weights.
+
+A ``Panel`` is long: one row per observation. For a panel proper that is a unit and a time; for
+a pooled cross-section each row is its own unit. Time is an integer index ``0..T-1`` over the
+sorted distinct time values, whose labels (dates or numbers) are kept in ``Panel.times``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import polars as pl
 
 PANEL_SCHEMA = pl.Schema(
     {
         "unit": pl.String,
-        "period": pl.Date,
+        "time": pl.Int64,
         "y": pl.Float64,
         "treated": pl.Boolean,
         "post": pl.Boolean,
+        "cohort": pl.Int64,
         "cluster": pl.String,
+        "weight": pl.Float64,
     }
 )
 
 
 @dataclass(frozen=True)
 class Panel:
-    """Unit x period outcomes (``PANEL_SCHEMA``) for one metric.
+    """Outcomes ``y`` per ``unit`` and ``time`` (``PANEL_SCHEMA`` plus covariate columns).
 
-    ``treated`` marks units in the treated arm, ``post`` periods that start on or after the
-    treatment start, and ``cluster`` the level at which treatment was assigned (standard errors
-    cluster there). Missing outcomes are absent rows, never zeros.
+    - ``treated``: the unit is in the treated arm (ever treated);
+    - ``cohort``: time index of the unit's first treated period, null for never-treated units;
+    - ``post``: the row is after treatment began: ``time >= cohort`` for treated units, and for
+      control units ``time >=`` the common start when there is one (2x2 designs);
+    - ``cluster``: the level at which treatment was assigned, where standard errors cluster;
+    - ``weight``: observation weight (1 unless given).
+
+    ``time`` is null for a cross-section without time. Missing outcomes are absent rows, never
+    zeros.
     """
 
     frame: pl.DataFrame
     outcome: str
-    treatment_start: date
+    times: tuple[Any, ...] = ()
+    covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+    def time_label(self, index: int) -> str:
+        label = self.times[index]
+        return label.isoformat() if isinstance(label, date) else str(label)
+
+    def time_labels(self, indices: Sequence[int]) -> list[str]:
+        return [self.time_label(int(i)) for i in indices]
+
+    def with_frame(self, frame: pl.DataFrame) -> Panel:
+        return Panel(frame, self.outcome, self.times, self.covariates, self.notes)
 
 
 def build_panel(
@@ -42,7 +68,7 @@ def build_panel(
     treatment_start: date,
     window: tuple[date, date],
 ) -> Panel:
-    """Join metric values (``unit, period_start, period_end, value``) to the assignment.
+    """Join metric values (``unit, period_start, period_end, value``) to the arms.
 
     ``assignment`` has ``unit, treated, cluster``; units absent from it are not in the trial.
     Periods must lie inside ``window`` (first and last day, inclusive). A period that straddles
@@ -57,7 +83,6 @@ def build_panel(
             pl.col("value").is_not_null() & pl.col("value").is_finite(),
         )
         .with_columns(
-            (pl.col("period_start") >= treatment_start).alias("post"),
             (
                 (pl.col("period_start") < treatment_start)
                 & (pl.col("period_end") > treatment_start)
@@ -65,24 +90,28 @@ def build_panel(
         )
         .collect()
     )
+    notes: tuple[str, ...] = ()
     straddling = joined.filter("straddles")
-    notes = ()
     if straddling.height:
         periods = straddling["period_start"].n_unique()
         notes = (
             f"{periods} period(s) straddling the treatment start {treatment_start} were left out",
         )
+    kept = joined.filter(~pl.col("straddles"))
+    times = kept["period_start"].unique().sort()
+    first_post = int((times < treatment_start).sum())
     frame = (
-        joined.filter(~pl.col("straddles"))
-        .select(
+        kept.select(
             "unit",
-            pl.col("period_start").alias("period"),
+            (pl.col("period_start").rank("dense") - 1).alias("time"),
             pl.col("value").alias("y"),
             "treated",
-            "post",
+            (pl.col("period_start") >= treatment_start).alias("post"),
+            pl.when("treated").then(pl.lit(first_post)).alias("cohort"),
             pl.col("cluster").cast(pl.String),
+            pl.lit(1.0).alias("weight"),
         )
         .cast(PANEL_SCHEMA)  # type: ignore[arg-type]
-        .sort("unit", "period")
+        .sort("unit", "time")
     )
-    return Panel(frame=frame, outcome=outcome, treatment_start=treatment_start, notes=notes)
+    return Panel(frame=frame, outcome=outcome, times=tuple(times.to_list()), notes=notes)

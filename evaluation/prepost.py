@@ -26,7 +26,7 @@ from scipy import stats
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.result import Estimate, cannot_estimate
-from evaluation.series import group_means
+from evaluation.series import group_means, series
 
 METHOD = "prepost"
 ESTIMAND = "average change in the treated group's mean after the start vs its pre-period trend"
@@ -48,9 +48,9 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
         "n_units": treated["unit"].n_unique(),
         "n_treated": treated["unit"].n_unique(),
     }
-    series = group_means(treated).select("period", "post", pl.col("treated_mean").alias("y"))
-    n_pre = int((~series["post"]).sum())
-    n_post = int(series["post"].sum())
+    means = group_means(treated).select("time", "post", pl.col("treated_mean").alias("y"))
+    n_pre = int((~means["post"]).sum())
+    n_post = int(means["post"].sum())
     if treated.height == 0:
         return cannot_estimate(METHOD, ESTIMAND, "no treated units have outcomes", **counts)
     if n_pre < 2 or n_post < 1:
@@ -68,9 +68,9 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
             f"only {n_pre} pre periods: the trend was not modelled, only the level change"
         )
 
-    y = series["y"].to_numpy()
-    post = series["post"].cast(pl.Float64).to_numpy()
-    time = np.arange(len(y), dtype=float)
+    y = means["y"].to_numpy()
+    post = means["post"].cast(pl.Float64).to_numpy()
+    time = means["time"].to_numpy().astype(float)
     since_start = np.where(post == 1, time - time[post == 1][0], 0.0)
     # A slope change needs two post periods; with one, the trend model keeps only the level.
     slope_change = use_trend and n_post >= 2
@@ -116,10 +116,6 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
             "hac_lags": lags,
             "df": df,
             "counterfactual_mean": counterfactual_mean,
-            "series": {
-                "period": [d.isoformat() for d in series["period"]],
-                "observed": y.tolist(),
-                "counterfactual": counterfactual.tolist(),
-            },
+            "series": series(panel, y.tolist(), counterfactual.tolist(), means["time"].to_list()),
         },
     )

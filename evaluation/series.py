@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import polars as pl
 
+from evaluation.panel import Panel
+
 
 def group_means(frame: pl.DataFrame) -> pl.DataFrame:
-    """``period, post, treated_mean, control_mean`` (a mean is null where the arm has no data)."""
+    """``time, post, treated_mean, control_mean`` (a mean is null where the arm has no data)."""
     return (
-        frame.group_by("period")
+        frame.group_by("time")
         .agg(
-            pl.col("post").first(),
+            pl.col("post").filter(pl.col("treated")).any(),
             pl.col("y").filter(pl.col("treated")).mean().alias("treated_mean"),
             pl.col("y").filter(~pl.col("treated")).mean().alias("control_mean"),
         )
-        .sort("period")
+        .sort("time")
     )
+
+
+def series(
+    panel: Panel,
+    observed: list[float],
+    counterfactual: list[float],
+    times: list[int],
+    **extra: list[float],
+) -> dict[str, list]:
+    """The ``details["series"]`` every method reports: labelled periods with both paths."""
+    return {
+        "period": panel.time_labels(times),
+        "observed": observed,
+        "counterfactual": counterfactual,
+        **extra,
+    }

@@ -39,16 +39,15 @@ def make_panel(
             rows.append(
                 {
                     "unit": f"u{u:02d}",
-                    "period": START + timedelta(weeks=t),
+                    "time": t,
                     "y": y + (effect if treated and post else 0.0),
                     "treated": treated,
                     "post": post,
+                    "cohort": first_post if treated else None,
                     "cluster": f"u{u:02d}",
+                    "weight": 1.0,
                 }
             )
     frame = pl.DataFrame(rows, schema=PANEL_SCHEMA)
-    return Panel(frame=frame, outcome="y", treatment_start=START + timedelta(weeks=first_post))
-
-
-def with_frame(panel: Panel, frame: pl.DataFrame) -> Panel:
-    return Panel(frame=frame, outcome=panel.outcome, treatment_start=panel.treatment_start)
+    times = tuple(START + timedelta(weeks=t) for t in range(n_periods))
+    return Panel(frame=frame, outcome="y", times=times)

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from evaluation.did import DidConfig, estimate_did
-from tests.panels import make_panel, with_frame
+from tests.panels import make_panel
 
 
 def test_effect_is_the_difference_of_the_four_cell_means() -> None:
@@ -84,7 +84,7 @@ def test_relative_effect_divides_by_the_counterfactual_mean() -> None:
 )
 def test_missing_cells_cannot_be_estimated(keep: pl.Expr, message: str) -> None:
     panel = make_panel()
-    estimate = estimate_did(with_frame(panel, panel.frame.filter(keep)))
+    estimate = estimate_did(panel.with_frame(panel.frame.filter(keep)))
     assert estimate.status == "cannot_estimate"
     assert message in estimate.message
     assert (estimate.effect, estimate.se, estimate.p_value) == (None, None, None)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.methods import METHODS, run_method
-from tests.panels import make_panel, with_frame
+from tests.panels import make_panel
 
 panels = st.builds(
     make_panel,
@@ -35,7 +35,7 @@ def test_shifting_treated_post_outcomes_by_d_shifts_the_effect_by_d(
         .alias("y")
     )
     before = run_method(method, panel)
-    after = run_method(method, with_frame(panel, shifted))
+    after = run_method(method, panel.with_frame(shifted))
     assert after.effect == pytest.approx(before.effect + shift, abs=1e-7 * (1 + abs(shift)))
 
 
@@ -50,7 +50,7 @@ def test_unit_order_and_labels_do_not_matter(method: str, panel, order_seed: int
         pl.col("unit").replace(renamed), pl.col("cluster").replace(renamed)
     ).sample(fraction=1, shuffle=True, seed=order_seed)
     original = run_method(method, panel)
-    reordered = run_method(method, with_frame(panel, permuted))
+    reordered = run_method(method, panel.with_frame(permuted))
     assert reordered.effect == pytest.approx(original.effect, abs=1e-9)
     assert reordered.se == pytest.approx(original.se, rel=1e-9)
 

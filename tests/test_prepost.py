@@ -19,17 +19,20 @@ def series_panel(values: list[float], first_post: int) -> Panel:
         [
             {
                 "unit": "a",
-                "period": start + timedelta(weeks=t),
+                "time": t,
                 "y": y,
                 "treated": True,
                 "post": t >= first_post,
+                "cohort": first_post,
                 "cluster": "a",
+                "weight": 1.0,
             }
             for t, y in enumerate(values)
         ],
         schema=PANEL_SCHEMA,
     )
-    return Panel(frame=frame, outcome="y", treatment_start=start + timedelta(weeks=first_post))
+    times = tuple(start + timedelta(weeks=t) for t in range(len(values)))
+    return Panel(frame=frame, outcome="y", times=times)
 
 
 def test_a_pure_level_shift_on_a_trend_is_recovered_exactly() -> None:
