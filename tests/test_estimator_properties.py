@@ -65,4 +65,10 @@ def test_interval_contains_the_estimate_and_p_is_a_probability(
     assert estimate.ok
     assert estimate.ci_low <= estimate.effect <= estimate.ci_high
     assert 0.0 <= estimate.p_value <= 1.0
-    assert (estimate.p_value < alpha) == (estimate.ci_low > 0 or estimate.ci_high < 0)
+    excludes_zero = estimate.ci_low > 0 or estimate.ci_high < 0
+    # A bootstrap p-value is a share of draws: near alpha, test and interval may round apart.
+    margin = 0.01 if "bootstrap" in estimate.details.get("inference", "") else 0.0
+    if estimate.p_value < alpha - margin:
+        assert excludes_zero
+    if estimate.p_value > alpha + margin:
+        assert not excludes_zero
