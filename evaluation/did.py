@@ -29,7 +29,7 @@ from scipy import stats
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.regression import LinearFit, Nuisance, codes, fit_linear
-from evaluation.result import Estimate, cannot_estimate
+from evaluation.result import Estimate, cannot_estimate, point_only
 from evaluation.series import group_means, series
 from evaluation.wild_bootstrap import wild_cluster_bootstrap
 from livinglab.errors import require_one_of
@@ -126,16 +126,23 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
             **counts,
             warnings=panel.notes,
         )
-    if fit.df < 1 or not np.isfinite(fit.se[0]):
-        return cannot_estimate(
+    effect, se = float(fit.coef[0]), float(fit.se[0])
+    no_inference = _inference_problem(frame, se_kind)
+    if no_inference is None and (fit.df < 1 or not np.isfinite(se)):
+        no_inference = (
+            f"{fit.n_obs} observations for {fit.n_params} parameters: the effect is identified, "
+            "but no degrees of freedom are left for its uncertainty"
+        )
+    if no_inference:
+        return point_only(
             METHOD,
             ESTIMAND,
-            f"{fit.n_obs} observations for {fit.n_params} parameters leave no "
-            "degrees of freedom for a standard error",
+            effect,
+            no_inference,
             **counts,
             warnings=panel.notes,
+            details={"model": model, "coefficients": [{"term": "D", "estimate": effect}]},
         )
-    effect, se = float(fit.coef[0]), float(fit.se[0])
     t_crit = float(stats.t.ppf(1 - config.alpha / 2, fit.df))
     p_value = float(2 * stats.t.sf(abs(effect / se), fit.df)) if se > 0 else float(effect == 0)
     ci_low, ci_high = effect - t_crit * se, effect + t_crit * se
@@ -204,11 +211,18 @@ def _design_problem(frame: pl.DataFrame, model: str) -> str | None:
         }.items():
             if (arm, period) not in cells:
                 return f"no outcomes for {label}; difference-in-differences needs all four"
+    return None
+
+
+def _inference_problem(frame: pl.DataFrame, se_kind: str) -> str | None:
+    if se_kind == "hetero":
+        return None
+    clusters = dict(frame.group_by("treated").agg(pl.col("cluster").n_unique()).rows())
     for arm, label in ((True, "treated"), (False, "control")):
-        if present[arm] < 2 and frame["cluster"].n_unique() < frame.height:
+        if clusters[arm] < 2:
             return (
-                f"only {present[arm]} {label} cluster: cluster-robust inference needs at least "
-                "two clusters in each arm"
+                f"only {clusters[arm]} {label} cluster: the effect is identified, but "
+                "cluster-robust inference needs at least two clusters in each arm"
             )
     return None
 

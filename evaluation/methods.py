@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from evaluation.config import MethodConfig
 from evaluation.did import DidConfig, estimate_did
+from evaluation.event_study import EventStudyConfig, estimate_event_study
 from evaluation.panel import Panel
 from evaluation.prepost import PrepostConfig, estimate_prepost
 from evaluation.result import Estimate
-from livinglab.errors import UnknownNameError
+from evaluation.staggered import StaggeredConfig, estimate_staggered
+from livinglab.errors import SpecError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Method:
     summary: str
     estimate: Callable[[Panel, Any], Estimate]
     config: type[MethodConfig]
+
+    def options(self) -> list[str]:
+        return [f.name for f in fields(self.config) if f.name not in ("alpha", "seed")]
 
 
 METHODS: dict[str, Method] = {
@@ -33,9 +38,22 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "did",
-            "2x2 difference-in-differences with cluster-robust errors",
+            "difference-in-differences (2x2 or two-way fixed effects), clustered errors, "
+            "wild cluster bootstrap with few clusters",
             estimate_did,
             DidConfig,
+        ),
+        Method(
+            "event_study",
+            "effects by event time with leads, lags and a joint pre-trend test",
+            estimate_event_study,
+            EventStudyConfig,
+        ),
+        Method(
+            "staggered",
+            "Callaway & Sant'Anna group-time ATT(g,t) for staggered adoption",
+            estimate_staggered,
+            StaggeredConfig,
         ),
     )
 }
@@ -47,6 +65,15 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def run_method(name: str, panel: Panel, *, alpha: float = 0.05, seed: int = 0) -> Estimate:
+def run_method(
+    name: str, panel: Panel, *, alpha: float = 0.05, seed: int = 0, **options: Any
+) -> Estimate:
+    """Run method ``name`` with its config built from ``alpha``, ``seed`` and ``options``."""
     method = get_method(name)
-    return method.estimate(panel, method.config(alpha=alpha, seed=seed))
+    unknown = sorted(set(options) - set(method.options()))
+    if unknown:
+        allowed = ", ".join(method.options()) or "none"
+        raise SpecError(
+            f"method {name!r} has no option {', '.join(unknown)}; its options are: {allowed}"
+        )
+    return method.estimate(panel, method.config(alpha=alpha, seed=seed, **options))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["ok", "cannot_estimate"]
+Status = Literal["ok", "point_only", "cannot_estimate"]
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,11 @@ class Estimate:
     """An effect estimate with its uncertainty, or the reason there is none.
 
     ``status`` is ``"cannot_estimate"`` when the design cannot support an answer (no pre-period,
-    no control units, too few clusters...); then the numbers are ``None`` and ``message`` says
-    why. ``relative_effect`` is the effect divided by the counterfactual mean of the treated.
+    no control units...); then the numbers are ``None`` and ``message`` says why. It is
+    ``"point_only"`` when the effect is identified but its uncertainty is not (one cluster per
+    arm, no degrees of freedom left): ``effect`` is set, ``se``, the interval and ``p_value``
+    are ``None``, and ``message`` says why. ``relative_effect`` is the effect divided by the
+    counterfactual mean of the treated.
     ``details`` holds what is specific to a method (coefficient tables, the observed and
     counterfactual series under ``"series"``).
     """
@@ -76,6 +79,38 @@ def cannot_estimate(
         status="cannot_estimate",
         message=message,
         warnings=warnings,
+    )
+
+
+def point_only(
+    method: str,
+    estimand: str,
+    effect: float,
+    message: str,
+    *,
+    n_obs: int,
+    n_units: int,
+    n_treated: int,
+    warnings: tuple[str, ...] = (),
+    details: Mapping[str, Any] | None = None,
+) -> Estimate:
+    """An identified effect whose uncertainty the design cannot estimate."""
+    return Estimate(
+        method=method,
+        estimand=estimand,
+        effect=effect,
+        se=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        relative_effect=None,
+        n_obs=n_obs,
+        n_units=n_units,
+        n_treated=n_treated,
+        status="point_only",
+        message=message,
+        warnings=warnings,
+        details=details or {},
     )
 
 

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from livinglab.errors import LivingLabError
+from livinglab.errors import InputError, LivingLabError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
+METHOD_NAMES = ("prepost", "did", "event_study", "staggered", "synth", "bsts", "randomized")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +73,29 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(handler=_evaluate)
 
+    estimate = commands.add_parser(
+        "estimate", help="estimate an effect from any CSV or Parquet table (no trial needed)"
+    )
+    estimate.add_argument("data", type=Path, help="a .csv or .parquet file")
+    estimate.add_argument("--method", required=True, choices=METHOD_NAMES)
+    estimate.add_argument("--outcome", required=True, metavar="COL")
+    estimate.add_argument("--time", metavar="COL")
+    estimate.add_argument("--unit", metavar="COL")
+    timing = estimate.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--cohort", metavar="COL", help="first treated period; empty/0 = never")
+    timing.add_argument("--treated", metavar="COL", help="0/1 treated indicator")
+    start = estimate.add_mutually_exclusive_group()
+    start.add_argument("--post", metavar="COL", help="0/1 after-start indicator")
+    start.add_argument("--treatment-start", metavar="VALUE", help="first treated time value")
+    estimate.add_argument("--cluster", metavar="COL")
+    estimate.add_argument("--covariates", metavar="A,B", default="")
+    estimate.add_argument("--control-group", choices=("never", "notyet"))
+    estimate.add_argument("--weights", metavar="COL")
+    estimate.add_argument("--alpha", type=float, default=0.05)
+    estimate.add_argument("--seed", type=int, default=0)
+    estimate.add_argument("--format", choices=("json", "text"), default="json")
+    estimate.set_defaults(handler=_estimate)
+
     demo = commands.add_parser("demo", help="seed the demo portfolio into LIVINGLAB_HOME")
     demo.set_defaults(handler=_demo)
 
@@ -120,6 +144,50 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(json.dumps(evaluation.to_dict(), indent=2))
     else:
         print(_as_text(evaluation.to_dict()))
+
+
+def _estimate(args: argparse.Namespace) -> None:
+    from evaluation.methods import run_method
+    from evaluation.tabular import Columns, panel_from_table, require_design
+    from experiments.tables import read_table
+
+    source = str(args.data)
+    columns = Columns(
+        outcome=args.outcome,
+        time=args.time,
+        unit=args.unit,
+        cohort=args.cohort,
+        treated=args.treated,
+        post=args.post,
+        treatment_start=args.treatment_start,
+        cluster=args.cluster,
+        covariates=tuple(c.strip() for c in args.covariates.split(",") if c.strip()),
+        weights=args.weights,
+    )
+    panel = panel_from_table(read_table(args.data), columns, source)
+    require_design(panel, args.method, source)
+    options = {}
+    if args.control_group:
+        if args.method != "staggered":
+            raise InputError("--control-group applies only to --method staggered")
+        options["control_group"] = args.control_group
+    estimate = run_method(args.method, panel, alpha=args.alpha, seed=args.seed, **options)
+    result = estimate.to_dict()
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{result['method']}: {result['estimand']}")
+    if result["status"] != "ok":
+        print(f"cannot estimate: {result['message']}")
+        return
+    print(
+        f"effect {result['effect']:.4g} (se {result['se']:.4g}), "
+        f"{1 - args.alpha:.0%} CI [{result['ci_low']:.4g}, {result['ci_high']:.4g}], "
+        f"p = {result['p_value']:.4g}; {result['n_obs']} observations, {result['n_units']} "
+        f"units, {result['n_treated']} treated"
+    )
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
 
 
 def _demo(args: argparse.Namespace) -> None:

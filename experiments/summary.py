@@ -22,6 +22,8 @@ def verdict(estimate: Estimate, definition: MetricDefinition) -> Verdict:
 
 def effect_sentence(estimate: Estimate, definition: MetricDefinition) -> str:
     """E.g. "-1.65 collections per bin-week (-30%), 95% CI -2.22 to -1.08; p < 0.001"."""
+    if estimate.status == "point_only" and estimate.effect is not None:
+        return f"{estimate.effect:+.3g} {definition.unit}; no interval: {estimate.message}"
     if not estimate.ok or estimate.effect is None:
         return f"Not estimated: {estimate.message}"
     relative = f" ({estimate.relative_effect:+.0%})" if estimate.relative_effect is not None else ""

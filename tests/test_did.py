@@ -91,11 +91,13 @@ def test_missing_cells_cannot_be_estimated(keep: pl.Expr, message: str) -> None:
     assert (estimate.effect, estimate.se, estimate.p_value) == (None, None, None)
 
 
-def test_a_single_treated_cluster_cannot_support_clustered_inference() -> None:
-    panel = make_panel(n_treated=1, n_control=5)
+def test_a_single_treated_cluster_gives_the_effect_without_inference() -> None:
+    panel = make_panel(n_treated=1, n_control=5, effect=3.0)
     estimate = estimate_did(panel)
-    assert estimate.status == "cannot_estimate"
+    assert estimate.status == "point_only"
     assert "only 1 treated cluster" in estimate.message
+    assert estimate.effect == pytest.approx(estimate_did(panel, DidConfig(se="hetero")).effect)
+    assert (estimate.se, estimate.ci_low, estimate.p_value) == (None, None, None)
 
 
 def test_result_serialises_to_plain_json_data() -> None:
