@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install run demo test lint clean
+.PHONY: install run demo test lint bench clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest -n auto
+
+bench: install
+	$(UV) sync --frozen --python $(PYTHON) --group bench
+	$(VENV)/bin/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -38,7 +38,8 @@ def mpdta(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def banks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Mississippi banks in business on 1 July 1930 and 1931 (causalpy 0.9.0's banks.csv)."""
     package = importlib.util.find_spec("causalpy")
-    assert package is not None and package.submodule_search_locations
+    assert package is not None
+    assert package.submodule_search_locations
     raw = pl.read_csv(Path(package.submodule_search_locations[0]) / "data" / "banks.csv")
     july = raw.filter(pl.col("month") == 7, pl.col("day") == 1, pl.col("year").is_in([1930, 1931]))
     long = pl.concat(
