@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from evaluation.bsts import BstsConfig, estimate_bsts
 from evaluation.config import MethodConfig
 from evaluation.did import DidConfig, estimate_did
 from evaluation.event_study import EventStudyConfig, estimate_event_study
 from evaluation.panel import Panel
 from evaluation.prepost import PrepostConfig, estimate_prepost
+from evaluation.randomized import RandomizedConfig, estimate_randomized
 from evaluation.result import Estimate
 from evaluation.staggered import StaggeredConfig, estimate_staggered
 from livinglab.errors import SpecError, UnknownNameError
@@ -54,6 +56,19 @@ METHODS: dict[str, Method] = {
             "Callaway & Sant'Anna group-time ATT(g,t) for staggered adoption",
             estimate_staggered,
             StaggeredConfig,
+        ),
+        Method(
+            "bsts",
+            "structural time-series counterfactual from control series (CausalImpact-like)",
+            estimate_bsts,
+            BstsConfig,
+        ),
+        Method(
+            "randomized",
+            "randomized trial (individual, cluster, switchback): CUPED difference in means "
+            "with randomization inference; event rates with exposure",
+            estimate_randomized,
+            RandomizedConfig,
         ),
     )
 }

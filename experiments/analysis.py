@@ -6,15 +6,17 @@ raw files -> pilot adapter -> observations -> metric values -> panel -> method -
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from evaluation.methods import run_method
-from evaluation.panel import build_panel
+from evaluation.multiple_testing import adjust_p_values
+from evaluation.panel import Panel, build_panel
 from evaluation.result import Estimate, cannot_estimate
+from evaluation.router import describe, recommend
 from experiments.charts import counterfactual_figure
 from experiments.provenance import code_version, data_hash
 from experiments.store import Registration
@@ -32,12 +34,14 @@ class MetricResult:
     margin: float | None
     estimate: Estimate
     run_id: str
+    p_adjusted: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         numbers = self.estimate.to_dict()
         return {
             "metric": self.definition.name,
             "role": self.role,
+            "p_adjusted": self.p_adjusted,
             **{
                 key: numbers[key]
                 for key in (
@@ -65,12 +69,14 @@ class TrialEvaluation:
     analysis_id: str
     results: tuple[MetricResult, ...]
     data_health: dict[str, Any]
+    recommendation: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "trial": self.trial_id,
             "analysis": self.analysis_id,
             "results": [result.to_dict() for result in self.results],
+            "recommended_methods": self.recommendation,
             "data_health": self.data_health,
         }
 
@@ -94,6 +100,7 @@ def evaluate_trial(
     analysis_id = uuid.uuid4().hex[:12]
     fingerprint = data_hash(data_dir)
     results = []
+    recommendation: dict[str, Any] = {}
     for metric in spec.metrics:
         definition = pilot.metric(metric.name)
         tags = {
@@ -133,7 +140,20 @@ def evaluate_trial(
             tracker.fail(run_id, error)
             raise
         results.append(MetricResult(definition, metric.role, metric.margin, estimate, run_id))
-    return TrialEvaluation(spec.id, analysis_id, tuple(results), health)
+        if metric.role == "primary" and panel.height:
+            recommendation = recommend(
+                describe(Panel(panel, metric.name), randomized=False)
+            ).to_dict()
+    adjusted = adjust_p_values(
+        {r.definition.name: r.estimate.p_value for r in results},
+        {r.definition.name: r.role for r in results},
+        spec.multiple_testing,
+    )
+    for result in results:
+        if adjusted[result.definition.name] is not None:
+            tracker.log_number(result.run_id, "p_adjusted", adjusted[result.definition.name])
+    results = [replace(r, p_adjusted=adjusted[r.definition.name]) for r in results]
+    return TrialEvaluation(spec.id, analysis_id, tuple(results), health, recommendation)
 
 
 def require_data_dir(data_dir: Path) -> None:

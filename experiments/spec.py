@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evaluation.methods import METHODS
+from evaluation.multiple_testing import CORRECTIONS, Correction
 from livinglab.errors import SpecError, require_one_of
 from pilots.contract import ROLES, Role
 from pilots.registry import get_pilot
@@ -34,6 +35,7 @@ TOP_LEVEL = {
     "mde": "minimum detectable effect, relative change of the primary metric",
     "alpha": "test level (default 0.05)",
     "power": "target power (default 0.8)",
+    "multiple_testing": "correction across primary and secondary metrics: holm, bh or none",
     "arms": "table: assigned_by, treated, control",
     "treatment": "table: start, or start_by_unit",
     "windows": "table: pre and post as [first day, last day]",
@@ -74,6 +76,7 @@ class TrialSpec:
     mde: float
     alpha: float = 0.05
     power: float = 0.8
+    multiple_testing: Correction = "holm"
 
     @property
     def primary(self) -> MetricRole:
@@ -112,6 +115,7 @@ class TrialSpec:
             "mde": self.mde,
             "alpha": self.alpha,
             "power": self.power,
+            "multiple_testing": self.multiple_testing,
             "arms": {
                 "assigned_by": self.assigned_by,
                 "treated": list(self.treated),
@@ -198,6 +202,7 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
         mde=_fraction(data, "mde", required=True, upper=10.0),
         alpha=_fraction(data, "alpha", default=0.05),
         power=_fraction(data, "power", default=0.8),
+        multiple_testing=_correction(data.get("multiple_testing", "holm")),
     )
 
 
@@ -318,6 +323,11 @@ def _fraction(
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < upper:
         raise SpecError(f"{field}: required, a number between 0 and {upper:g} ({TOP_LEVEL[field]})")
     return float(value)
+
+
+def _correction(value: Any) -> Correction:
+    require_one_of("multiple_testing", value, CORRECTIONS)
+    return value  # type: ignore[no-any-return]
 
 
 def _iso(value: Any) -> str:

@@ -104,6 +104,9 @@ class Tracker:
             self.client.log_artifacts(run_id, str(directory))
         self.client.set_terminated(run_id, "FINISHED")
 
+    def log_number(self, run_id: str, name: str, value: float) -> None:
+        self.client.log_metric(run_id, name, float(value))
+
     def fail(self, run_id: str, error: BaseException) -> None:
         """End the run FAILED with the error recorded."""
         self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
