@@ -237,6 +237,14 @@ def _as_text(report: dict[str, Any]) -> str:
             f"{row['metric']:<30} {row['role']:<10} {row['method']:<8} {row['effect']:>10.3g} "
             f"{interval:>22} {row['p_value']:>7.3f}"
         )
+    recommended = report.get("recommended_methods") or {}
+    if recommended:
+        robustness = ", ".join(recommended["robustness"]) or "none"
+        lines += [
+            "",
+            f"Recommended for this design: {recommended['primary']} (robustness: {robustness})",
+        ]
+        lines += [f"  - {reason}" for reason in recommended["reasons"]]
     health = report["data_health"]
     lines += [
         "",

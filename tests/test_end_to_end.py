@@ -63,6 +63,19 @@ def test_simulate_register_evaluate_recovers_the_injected_effect(
     fill = results["fill_at_collection"]
     assert fill["ci_low"] <= truth["metrics"]["fill_at_collection"]["effect"] <= fill["ci_high"]
 
+    # Holm over the primary and secondary metric; the guardrail keeps its own p-value.
+    family = ("collections_per_bin_week", "fill_at_collection")
+    (first, p_first), (second, p_second) = sorted(
+        ((name, results[name]["p_value"]) for name in family), key=lambda item: item[1]
+    )
+    assert results[first]["p_adjusted"] == pytest.approx(min(1.0, 2 * p_first))
+    assert results[second]["p_adjusted"] == pytest.approx(min(1.0, max(2 * p_first, p_second)))
+    guardrail = results["overflow_per_1000_bin_days"]
+    assert guardrail["p_adjusted"] == guardrail["p_value"]
+    recommended = report["recommended_methods"]
+    assert recommended["primary"] == "did"
+    assert any("12 clusters" in reason for reason in recommended["reasons"])
+
     health = report["data_health"]
     assert health["rows_read"] == health["rows_accepted"] + health["rows_quarantined"]
     assert health["rows_quarantined"] > 0
