@@ -166,7 +166,9 @@ def _estimate(args: argparse.Namespace) -> None:
     )
     panel = panel_from_table(read_table(args.data), columns, source)
     require_design(panel, args.method, source)
-    options = {}
+    options: dict[str, str] = {}
+    if args.cohort and args.method == "did":
+        options["model"] = "twfe"  # with cohorts, did is TWFE on "treated and time >= cohort"
     if args.control_group:
         if args.method != "staggered":
             raise InputError("--control-group applies only to --method staggered")
