@@ -46,7 +46,7 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; non-finite numbers become ``None``."""
-        return _finite(asdict(self) | {"warnings": list(self.warnings)})
+        return json_safe(asdict(self) | {"warnings": list(self.warnings)})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
@@ -114,11 +114,12 @@ def point_only(
     )
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """Plain JSON data: non-finite floats become ``None``, mappings get string keys."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
