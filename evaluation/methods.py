@@ -15,6 +15,7 @@ from evaluation.prepost import PrepostConfig, estimate_prepost
 from evaluation.randomized import RandomizedConfig, estimate_randomized
 from evaluation.result import Estimate
 from evaluation.staggered import StaggeredConfig, estimate_staggered
+from evaluation.synth import SynthConfig, estimate_synth
 from livinglab.errors import SpecError, UnknownNameError
 
 
@@ -56,6 +57,12 @@ METHODS: dict[str, Method] = {
             "Callaway & Sant'Anna group-time ATT(g,t) for staggered adoption",
             estimate_staggered,
             StaggeredConfig,
+        ),
+        Method(
+            "synth",
+            "synthetic control: simplex donor weights, placebo p-value, conformal interval",
+            estimate_synth,
+            SynthConfig,
         ),
         Method(
             "bsts",

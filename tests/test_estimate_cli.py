@@ -295,3 +295,68 @@ def test_unreadable_and_missing_files(tmp_path: Path, capsys) -> None:
         main(["estimate", str(broken), "--method", "did", "--outcome", "y", "--treated", "g"]) == 2
     )
     assert "broken.parquet: cannot be read as parquet" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def one_treated_area(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One treated area and 20 donors over 40 weeks; the area is a mix of donors 0 and 1."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    weeks, donors = 40, 20
+    base = rng.normal(50, 5, donors)[:, None] + np.cumsum(rng.normal(0, 1, (donors, weeks)), 1)
+    treated = 0.6 * base[0] + 0.4 * base[1] + np.r_[np.zeros(30), np.full(10, 3.0)]
+    rows = [
+        {"area": f"d{i:02d}", "week": w, "speed": float(base[i, w]), "start": 0}
+        for i in range(donors)
+        for w in range(weeks)
+    ]
+    rows += [
+        {"area": "kowloon_east", "week": w, "speed": float(treated[w]), "start": 30}
+        for w in range(weeks)
+    ]
+    path = tmp_path_factory.mktemp("ke") / "speeds.csv"
+    pl.DataFrame(rows).write_csv(path)
+    return path
+
+
+def test_synth_reports_weights_and_pre_period_fit(one_treated_area: Path, capsys) -> None:
+    result = run(
+        capsys,
+        str(one_treated_area),
+        "--method",
+        "synth",
+        "--outcome",
+        "speed",
+        "--time",
+        "week",
+        "--unit",
+        "area",
+        "--cohort",
+        "start",
+    )
+    weights = result["details"]["weights"]
+    assert weights["d00"] == pytest.approx(0.6, abs=0.05)
+    assert weights["d01"] == pytest.approx(0.4, abs=0.05)
+    assert result["details"]["pre_rmspe"] < 0.5
+    assert result["effect"] == pytest.approx(3.0, abs=0.5)
+
+
+def test_bsts_reports_the_pointwise_series(one_treated_area: Path, capsys) -> None:
+    result = run(
+        capsys,
+        str(one_treated_area),
+        "--method",
+        "bsts",
+        "--outcome",
+        "speed",
+        "--time",
+        "week",
+        "--unit",
+        "area",
+        "--cohort",
+        "start",
+    )
+    series = result["details"]["series"]
+    assert len(series["pointwise_effect"]) == 40
+    assert result["ci_low"] <= result["effect"] <= result["ci_high"]
