@@ -92,7 +92,7 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
         treatment = (pl.col("time") >= pl.col("cohort")).fill_null(False).cast(pl.Float64)
     regressors = frame.select(treatment.alias("D"), *panel.covariates).to_numpy().astype(float)
     scale = np.sqrt(frame["weight"].to_numpy())
-    cluster_codes = codes(frame["cluster"].to_numpy())
+    cluster_codes = codes(frame["cluster"])
     n_clusters = int(cluster_codes.max()) + 1
     se_kind = config.se
     if se_kind == "auto":
@@ -101,7 +101,7 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
         se_kind = "hetero"  # one observation per cluster: nothing to cluster
     if model == "twfe":
         nuisance = Nuisance(
-            (codes(frame["unit"].to_numpy()), frame["time"].to_numpy().astype(np.int64)),
+            (codes(frame["unit"]), frame["time"].to_numpy().astype(np.int64)),
             None,
             scale,
         )

@@ -66,12 +66,12 @@ def estimate_event_study(panel: Panel, config: EventStudyConfig | None = None) -
         ]
     ).to_numpy()
     covariates = frame.select(panel.covariates).to_numpy().astype(float)
-    clusters = codes(frame["cluster"].to_numpy())
+    clusters = codes(frame["cluster"])
     fit = fit_linear(
         frame["y"].to_numpy(),
         np.column_stack([indicators, covariates]) if panel.covariates else indicators,
         Nuisance(
-            (codes(frame["unit"].to_numpy()), frame["time"].to_numpy().astype(np.int64)),
+            (codes(frame["unit"]), frame["time"].to_numpy().astype(np.int64)),
             None,
             np.sqrt(frame["weight"].to_numpy()),
         ),
