@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from evaluation.diagnostics import DiagnosticsConfig, run_diagnostics
 from evaluation.methods import run_method
 from evaluation.multiple_testing import adjust_p_values
 from evaluation.panel import Panel, build_panel
@@ -20,11 +21,13 @@ from evaluation.router import describe, recommend
 from experiments.charts import counterfactual_figure
 from experiments.provenance import code_version, data_hash
 from experiments.store import Registration
-from experiments.tracking import Tracker
+from experiments.tracking import DATA_HEALTH_ARTIFACT, Tracker
 from livinglab.errors import DataError, SpecError
 from pilots.aggregation import metric_values
 from pilots.contract import MetricDefinition, Observations
 from pilots.registry import get_pilot
+
+DIAGNOSTIC_METHOD_OPTIONS = {"did": {"bootstrap_draws": 999}}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class MetricResult:
     estimate: Estimate
     run_id: str
     p_adjusted: float | None = None
+    diagnostics: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         numbers = self.estimate.to_dict()
@@ -59,6 +63,7 @@ class MetricResult:
             },
             "unit": self.definition.unit,
             "direction": self.definition.direction,
+            "diagnostics": list(self.diagnostics),
             "run_id": self.run_id,
         }
 
@@ -118,6 +123,11 @@ def evaluate_trial(
         run_id = tracker.start(spec.id, spec.pilot, f"{metric.name} · {spec.planned_method}", tags)
         try:
             estimate, panel = _estimate(observations, assignment, registration, definition, seed)
+            diagnostics = (
+                _diagnostics(panel, spec.planned_method, estimate, spec.alpha, seed)
+                if metric.role == "primary" and panel is not None and estimate.ok
+                else ()
+            )
             chart = counterfactual_figure(
                 estimate.details.get("series", {}),
                 title=definition.label,
@@ -127,23 +137,28 @@ def evaluate_trial(
             tracker.finish(
                 run_id,
                 estimate,
-                panel,
+                panel.frame if panel is not None else pl.DataFrame(),
                 params={
                     "alpha": spec.alpha,
                     "data_dir": str(data_dir.resolve()),
                     "window": f"{spec.window[0]}..{spec.window[1]}",
                 },
                 chart_html=chart.to_html(include_plotlyjs="cdn"),
-                data_health=health,
+                json_artifacts={
+                    DATA_HEALTH_ARTIFACT: health,
+                    "diagnostics.json": list(diagnostics),
+                },
             )
         except Exception as error:
             tracker.fail(run_id, error)
             raise
-        results.append(MetricResult(definition, metric.role, metric.margin, estimate, run_id))
-        if metric.role == "primary" and panel.height:
-            recommendation = recommend(
-                describe(Panel(panel, metric.name), randomized=False)
-            ).to_dict()
+        results.append(
+            MetricResult(
+                definition, metric.role, metric.margin, estimate, run_id, diagnostics=diagnostics
+            )
+        )
+        if metric.role == "primary" and panel is not None and panel.frame.height:
+            recommendation = recommend(describe(panel, randomized=False)).to_dict()
     adjusted = adjust_p_values(
         {r.definition.name: r.estimate.p_value for r in results},
         {r.definition.name: r.role for r in results},
@@ -194,16 +209,15 @@ def _estimate(
     registration: Registration,
     definition: MetricDefinition,
     seed: int,
-) -> tuple[Estimate, pl.DataFrame]:
+) -> tuple[Estimate, Panel | None]:
     spec = registration.spec
     start = spec.common_start()
     if start is None:
-        empty = pl.DataFrame()
         message = (
             "treated units start on different dates; this method needs one start date "
             "(a staggered design needs a staggered method)"
         )
-        return cannot_estimate(spec.planned_method, "", message), empty
+        return cannot_estimate(spec.planned_method, "", message), None
     panel = build_panel(
         metric_values(observations.table, definition),
         assignment.lazy(),
@@ -212,4 +226,14 @@ def _estimate(
         window=spec.window,
     )
     estimate = run_method(spec.planned_method, panel, alpha=spec.alpha, seed=seed)
-    return estimate, panel.frame
+    return estimate, panel
+
+
+def _diagnostics(
+    panel: Panel, method: str, estimate: Estimate, alpha: float, seed: int
+) -> tuple[dict[str, Any], ...]:
+    """Every check on the primary metric; re-runs use fewer bootstrap draws to stay quick."""
+    config = DiagnosticsConfig(
+        alpha=alpha, seed=seed, method_options=DIAGNOSTIC_METHOD_OPTIONS.get(method, {})
+    )
+    return tuple(check.to_dict() for check in run_diagnostics(panel, method, estimate, config))

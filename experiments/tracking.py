@@ -81,9 +81,9 @@ class Tracker:
         panel: pl.DataFrame,
         params: Mapping[str, Any],
         chart_html: str,
-        data_health: Mapping[str, Any],
+        json_artifacts: Mapping[str, Any],
     ) -> None:
-        """Record the estimate's numbers, the estimate, its panel, chart and data health."""
+        """Record the estimate's numbers, the estimate, its panel and chart, and other JSON."""
         numbers = estimate.to_dict()
         self.client.log_batch(
             run_id,
@@ -98,7 +98,8 @@ class Tracker:
         with tempfile.TemporaryDirectory() as folder:
             directory = Path(folder)
             (directory / ESTIMATE_ARTIFACT).write_text(json.dumps(numbers, indent=2))
-            (directory / DATA_HEALTH_ARTIFACT).write_text(json.dumps(data_health, indent=2))
+            for name, data in json_artifacts.items():
+                (directory / name).write_text(json.dumps(data, indent=2))
             panel.write_parquet(directory / "panel.parquet")
             (directory / "observed_vs_counterfactual.html").write_text(chart_html)
             self.client.log_artifacts(run_id, str(directory))

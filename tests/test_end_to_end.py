@@ -72,6 +72,17 @@ def test_simulate_register_evaluate_recovers_the_injected_effect(
     assert results[second]["p_adjusted"] == pytest.approx(min(1.0, max(2 * p_first, p_second)))
     guardrail = results["overflow_per_1000_bin_days"]
     assert guardrail["p_adjusted"] == guardrail["p_value"]
+    checks = {check["name"]: check for check in primary["diagnostics"]}
+    assert set(checks) == {
+        "pre_trends",
+        "placebo_in_time",
+        "placebo_in_space",
+        "balance",
+        "pre_period_fit",
+    }
+    assert checks["pre_trends"]["status"] in ("pass", "warn")  # simulated parallel trends
+    assert all(check["null_hypothesis"] for check in checks.values())
+    assert results["fill_at_collection"]["diagnostics"] == []  # primary metric only
     recommended = report["recommended_methods"]
     assert recommended["primary"] == "did"
     assert any("12 clusters" in reason for reason in recommended["reasons"])
@@ -93,6 +104,7 @@ def test_simulate_register_evaluate_recovers_the_injected_effect(
             "panel.parquet",
             "observed_vs_counterfactual.html",
             "data_health.json",
+            "diagnostics.json",
         } <= artifacts
     registration = TrialStore(home).get("smart-bins-2026")
     assert {run.tag("spec_hash") for run in runs} == {registration.spec_hash}
