@@ -1,16 +1,17 @@
 """Before/after comparison of the treated group: a segmented (interrupted) time-series regression.
 
 Estimand: the average change in the treated units' mean outcome after the start, relative to
-what the pre-period level and trend predict. Assumes that, without treatment, the pre-period
-trend would have continued, and that nothing else changed at the start; unlike
-difference-in-differences there is no control group to absorb common shocks, so this is the
-weakest design and is used only when no control exists.
+what the pre-period level, trend and season predict. Assumes that, without treatment, the
+pre-period pattern would have continued and nothing else changed at the start. Without a control
+series nothing absorbs shocks that hit everyone at the start, so this is the weakest design.
 
 The treated units are averaged per period and fitted with ``y_t = b0 + b1 t + b2 post_t +
-b3 (t - t0) post_t`` (Bernal, Cummins & Gasparrini 2017). The effect is the average over the
-post periods of ``b2 + b3 (t - t0)``; its standard error uses Newey-West (HAC) covariance with
-``floor(4 (T/100)^(2/9))`` lags (Newey & West 1987), because period means are autocorrelated.
-With fewer than three pre periods the trend cannot be estimated and only the level change is.
+b3 (t - t0) post_t`` (Bernal, Cummins & Gasparrini 2017), plus season dummies (``t mod s``) and,
+when control units exist, their mean per period as a regressor (a comparative interrupted time
+series). The effect is the average over the post periods of ``b2 + b3 (t - t0)``; its standard
+error uses Newey-West (HAC) covariance with ``floor(4 (T/100)^(2/9))`` lags (Newey & West 1987),
+because period means are autocorrelated. With fewer than three pre periods the trend cannot be
+estimated and only the level change is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.result import Estimate, cannot_estimate
 from evaluation.series import group_means, series
+from livinglab.errors import SpecError
 
 METHOD = "prepost"
 ESTIMAND = "average change in the treated group's mean after the start vs its pre-period trend"
@@ -35,9 +37,22 @@ MIN_PRE_FOR_TREND = 3
 
 @dataclass(frozen=True)
 class PrepostConfig(MethodConfig):
-    """``trend``: model a pre-period linear trend and a slope change (segmented regression)."""
+    """``trend``: model a pre-period linear trend and a slope change (segmented regression);
+    ``seasonal_period``: add a dummy per season (e.g. 52 for weekly data with a yearly cycle);
+    ``control_series``: add the control units' mean per period as a regressor, when there are
+    control units, so that shocks common to both are not mistaken for effects.
+    """
 
     trend: bool = True
+    seasonal_period: int | None = None
+    control_series: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.seasonal_period is not None and self.seasonal_period < 2:
+            raise SpecError(
+                f"seasonal_period: {self.seasonal_period} is not allowed; use 2 or more, or none"
+            )
 
 
 def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estimate:
@@ -74,19 +89,37 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
     since_start = np.where(post == 1, time - time[post == 1][0], 0.0)
     # A slope change needs two post periods; with one, the trend model keeps only the level.
     slope_change = use_trend and n_post >= 2
-    columns = [np.ones_like(y), post]
+    columns: dict[str, np.ndarray] = {"intercept": np.ones_like(y)}
     if use_trend:
-        columns = [np.ones_like(y), time, post] + ([since_start] if slope_change else [])
-    design = np.column_stack(columns)
+        columns["trend"] = time
+    columns["level_change"] = post
+    if slope_change:
+        columns["slope_change"] = since_start
+    if config.seasonal_period:
+        for season in range(1, config.seasonal_period):
+            columns[f"season_{season}"] = (time % config.seasonal_period == season).astype(float)
+    control = _control_series(panel.frame, means["time"])
+    pre_terms = len(columns) - (2 if slope_change else 1)
+    if config.control_series and control is not None and n_pre >= pre_terms + 2:
+        columns["control_mean"] = control
+    elif config.control_series and control is not None:
+        warnings.append(f"only {n_pre} pre periods: the control series was not used")
+    if n_pre <= len(columns) - (2 if slope_change else 1):
+        return cannot_estimate(
+            METHOD,
+            ESTIMAND,
+            f"{n_pre} pre periods cannot fit {len(columns)} terms ({', '.join(columns)}); "
+            "use fewer (no trend, seasonality or control series) or a longer pre-period",
+            **counts,
+        )
+    names = list(columns)
+    design = np.column_stack(list(columns.values()))
     lags = math.floor(4 * (len(y) / 100) ** (2 / 9))
     fit = sm.OLS(y, design).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     contrast = np.zeros(design.shape[1])
-    if use_trend:
-        contrast[2] = 1.0
-        if slope_change:
-            contrast[3] = since_start[post == 1].mean()
-    else:
-        contrast[1] = 1.0
+    contrast[names.index("level_change")] = 1.0
+    if slope_change:
+        contrast[names.index("slope_change")] = since_start[post == 1].mean()
     effect = float(contrast @ fit.params)
     se = float(np.sqrt(contrast @ fit.cov_params() @ contrast))
     df = len(y) - design.shape[1]
@@ -97,7 +130,7 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
     t_crit = float(stats.t.ppf(1 - config.alpha / 2, df))
     p_value = float(2 * stats.t.sf(abs(effect / se), df)) if se > 0 else float(effect == 0)
     baseline = design.copy()
-    baseline[:, 2 if use_trend else 1 :] = 0.0
+    baseline[:, [names.index(n) for n in ("level_change", "slope_change") if n in names]] = 0.0
     counterfactual = baseline @ fit.params
     counterfactual_mean = float(counterfactual[post == 1].mean())
     return Estimate(
@@ -113,9 +146,20 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
         warnings=tuple(warnings),
         details={
             "trend": use_trend,
+            "coefficients": {n: float(b) for n, b in zip(names, fit.params, strict=True)},
             "hac_lags": lags,
             "df": df,
             "counterfactual_mean": counterfactual_mean,
             "series": series(panel, y.tolist(), counterfactual.tolist(), means["time"].to_list()),
         },
     )
+
+
+def _control_series(frame: pl.DataFrame, times: pl.Series) -> np.ndarray | None:
+    """The control units' mean outcome at each of ``times``; None unless observed at all."""
+    controls = frame.filter(~pl.col("treated"))
+    if controls.height == 0:
+        return None
+    means = controls.group_by("time").agg(pl.col("y").mean())
+    aligned = pl.DataFrame({"time": times}).join(means, on="time", how="left")["y"]
+    return None if aligned.null_count() else aligned.to_numpy()

@@ -81,3 +81,38 @@ def test_level_only_config_ignores_the_trend() -> None:
     estimate = estimate_prepost(series_panel(values, 5), PrepostConfig(trend=False))
     assert estimate.details["trend"] is False
     assert estimate.effect == pytest.approx(np.mean(values[5:]) - np.mean(values[:5]))
+
+
+def test_a_control_series_absorbs_a_shock_common_to_both_arms() -> None:
+    """A shock at the start that hits control units too is not an effect once they are used."""
+    from tests.panels import make_panel
+
+    panel = make_panel(
+        n_treated=4, n_control=4, n_periods=20, first_post=12, effect=1.5, seed=6, noise=0.2
+    )
+    shocked = panel.with_frame(
+        panel.frame.with_columns(
+            pl.when(pl.col("time") >= 12).then(pl.col("y") + 10).otherwise(pl.col("y")).alias("y")
+        )
+    )
+    with_controls = estimate_prepost(shocked)
+    alone = estimate_prepost(shocked, PrepostConfig(control_series=False))
+    assert with_controls.effect == pytest.approx(1.5, abs=0.5)
+    assert alone.effect > 8  # the common shock is mistaken for an effect
+    assert "control_mean" in with_controls.details["coefficients"]
+
+
+def test_seasonal_dummies_remove_a_repeating_pattern() -> None:
+    season = [0.0, 3.0, -2.0, 1.0]
+    values = [5 + season[t % 4] + (2.0 if t >= 16 else 0.0) for t in range(22)]
+    estimate = estimate_prepost(series_panel(values, 16), PrepostConfig(seasonal_period=4))
+    assert estimate.effect == pytest.approx(2.0, abs=1e-8)
+    plain = estimate_prepost(series_panel(values, 16), PrepostConfig(trend=False))
+    assert plain.effect != pytest.approx(2.0, abs=1e-3)
+
+
+def test_too_many_terms_for_the_pre_period_cannot_be_estimated() -> None:
+    values = [float(t % 3) for t in range(12)]
+    estimate = estimate_prepost(series_panel(values, 6), PrepostConfig(seasonal_period=6))
+    assert estimate.status == "cannot_estimate"
+    assert "cannot fit" in estimate.message
