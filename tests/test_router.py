@@ -9,8 +9,14 @@ from tests.panels import make_panel
 
 
 def design(**changes: object) -> Design:
-    base = {"randomized": False, "n_treated": 60, "n_control": 60, "n_cohorts": 1,
-            "n_pre_periods": 12, "n_clusters": 12}
+    base = {
+        "randomized": False,
+        "n_treated": 60,
+        "n_control": 60,
+        "n_cohorts": 1,
+        "n_pre_periods": 12,
+        "n_clusters": 12,
+    }
     return Design(**(base | changes))  # type: ignore[arg-type]
 
 
@@ -23,8 +29,12 @@ def design(**changes: object) -> Design:
         ({"n_treated": 1, "n_control": 45}, "synth", ("bsts", "did"), "synthetic control"),
         ({"n_control": 0}, "prepost", ("bsts",), "weakest design"),
         ({"n_control": 0, "n_pre_periods": 4}, "prepost", (), "weakest design"),
-        ({"n_treated": 1, "n_control": 45, "n_pre_periods": 5}, "did", ("event_study", "synth"),
-         "difference-in-differences"),
+        (
+            {"n_treated": 1, "n_control": 45, "n_pre_periods": 5},
+            "did",
+            ("event_study", "synth"),
+            "difference-in-differences",
+        ),
     ],
 )
 def test_recommendations(changes: dict, primary: str, robustness: tuple, reason: str) -> None:
