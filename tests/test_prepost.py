@@ -56,7 +56,7 @@ def test_effect_and_error_match_statsmodels_segmented_regression_with_newey_west
     fit = sm.OLS(np.array(values), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     contrast = np.array([0, 0, 1, since[post == 1].mean()])
 
-    estimate = estimate_prepost(series_panel(values, 18))
+    estimate = estimate_prepost(series_panel(values, 18), PrepostConfig(errors="hac"))
 
     assert estimate.effect == pytest.approx(contrast @ fit.params)
     assert estimate.se == pytest.approx(np.sqrt(contrast @ fit.cov_params() @ contrast))
@@ -78,7 +78,7 @@ def test_no_pre_period_cannot_be_estimated() -> None:
 
 def test_level_only_config_ignores_the_trend() -> None:
     values = [float(t) for t in range(10)]
-    estimate = estimate_prepost(series_panel(values, 5), PrepostConfig(trend=False))
+    estimate = estimate_prepost(series_panel(values, 5), PrepostConfig(trend=False, errors="hac"))
     assert estimate.details["trend"] is False
     assert estimate.effect == pytest.approx(np.mean(values[5:]) - np.mean(values[:5]))
 
@@ -116,3 +116,25 @@ def test_too_many_terms_for_the_pre_period_cannot_be_estimated() -> None:
     estimate = estimate_prepost(series_panel(values, 6), PrepostConfig(seasonal_period=6))
     assert estimate.status == "cannot_estimate"
     assert "cannot fit" in estimate.message
+
+
+def test_default_errors_are_ar1_by_iterated_prais_winsten() -> None:
+    """The same contrast and covariance as statsmodels' GLSAR, and the indicative warning."""
+    rng = np.random.default_rng(9)
+    noise = np.zeros(30)
+    for t in range(1, 30):
+        noise[t] = 0.6 * noise[t - 1] + rng.normal()
+    values = list(10 + 0.1 * np.arange(30) + noise + (np.arange(30) >= 18) * 2.0)
+    time = np.arange(30.0)
+    post = (time >= 18).astype(float)
+    since = np.where(post == 1, time - 18, 0.0)
+    x = np.column_stack([np.ones(30), time, post, since])
+    fit = sm.GLSAR(np.array(values), x, rho=1).iterative_fit(maxiter=200, rtol=1e-12)
+    contrast = np.array([0, 0, 1, since[post == 1].mean()])
+
+    estimate = estimate_prepost(series_panel(values, 18))
+
+    assert estimate.effect == pytest.approx(contrast @ fit.params)
+    assert estimate.se == pytest.approx(np.sqrt(contrast @ fit.cov_params() @ contrast))
+    assert estimate.details["ar1_rho"] == pytest.approx(fit.model.rho[0])
+    assert any("indicative" in warning for warning in estimate.warnings)
