@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Status = Literal["ok", "point_only", "cannot_estimate"]
@@ -95,23 +95,16 @@ def point_only(
     details: Mapping[str, Any] | None = None,
 ) -> Estimate:
     """An identified effect whose uncertainty the design cannot estimate."""
-    return Estimate(
-        method=method,
-        estimand=estimand,
-        effect=effect,
-        se=None,
-        ci_low=None,
-        ci_high=None,
-        p_value=None,
-        relative_effect=None,
+    neutral = cannot_estimate(
+        method,
+        estimand,
+        message,
         n_obs=n_obs,
         n_units=n_units,
         n_treated=n_treated,
-        status="point_only",
-        message=message,
         warnings=warnings,
-        details=details or {},
     )
+    return replace(neutral, status="point_only", effect=effect, details=details or {})
 
 
 def json_safe(value: Any) -> Any:

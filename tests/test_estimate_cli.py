@@ -320,21 +320,11 @@ def one_treated_area(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+AREA_ARGS = ["--outcome", "speed", "--time", "week", "--unit", "area", "--cohort", "start"]
+
+
 def test_synth_reports_weights_and_pre_period_fit(one_treated_area: Path, capsys) -> None:
-    result = run(
-        capsys,
-        str(one_treated_area),
-        "--method",
-        "synth",
-        "--outcome",
-        "speed",
-        "--time",
-        "week",
-        "--unit",
-        "area",
-        "--cohort",
-        "start",
-    )
+    result = run(capsys, str(one_treated_area), "--method", "synth", *AREA_ARGS)
     weights = result["details"]["weights"]
     assert weights["d00"] == pytest.approx(0.6, abs=0.05)
     assert weights["d01"] == pytest.approx(0.4, abs=0.05)
@@ -343,20 +333,7 @@ def test_synth_reports_weights_and_pre_period_fit(one_treated_area: Path, capsys
 
 
 def test_bsts_reports_the_pointwise_series(one_treated_area: Path, capsys) -> None:
-    result = run(
-        capsys,
-        str(one_treated_area),
-        "--method",
-        "bsts",
-        "--outcome",
-        "speed",
-        "--time",
-        "week",
-        "--unit",
-        "area",
-        "--cohort",
-        "start",
-    )
+    result = run(capsys, str(one_treated_area), "--method", "bsts", *AREA_ARGS)
     series = result["details"]["series"]
     assert len(series["pointwise_effect"]) == 40
     assert result["ci_low"] <= result["effect"] <= result["ci_high"]
