@@ -16,7 +16,7 @@ ATT(g, g-1) = 0. Standard errors come from the influence functions (clustered on
 when clusters group several units) or, with ``bootstrap=True``, from R's multiplier bootstrap,
 which also gives the critical value of a uniform band for the event study. p-values and
 intervals use normal critical values, as R ``did`` does. See ``evaluation.staggered_inference``
-for the aggregation weights.
+for the cells, the aggregation weights and the standard errors.
 
 Like R ``did`` (``panel = TRUE``), the panel must be balanced: units missing a period are
 dropped, units treated in the first period (no pre-period) are dropped, and units treated after
@@ -48,9 +48,12 @@ from evaluation.series import series
 from evaluation.staggered_inference import (
     Aggregation,
     Cells,
+    UnitBasis,
     aggregate,
+    group_time_cells,
     standard_errors,
     uniform_critical_value,
+    unit_basis,
 )
 from livinglab.errors import SpecError, require_one_of
 
@@ -62,6 +65,8 @@ ESTIMAND = (
 FEW_CLUSTERS = 30
 ControlGroup = Literal["never", "notyet"]
 BasePeriod = Literal["varying", "universal"]
+# Unit-level columns: one value per unit, whatever the period.
+INVARIANT = ("cohort", "cluster", "weight")
 
 
 @dataclass(frozen=True)
@@ -92,21 +97,19 @@ class StaggeredConfig(MethodConfig):
 
 @dataclass(frozen=True)
 class _Design:
-    """The balanced panel in wide form: ``y`` has one row per kept period, one column per unit."""
+    """The balanced panel, units ordered by cohort code: what the estimates need of the outcomes
+    is each unit's influence-function basis (``units``, whose cohort sums also give the means)
+    and, per kept period and treated cohort, the weighted sum of outcomes (``levels``)."""
 
     periods: np.ndarray
-    y: np.ndarray
+    units: UnitBasis
+    levels: np.ndarray
     weight: np.ndarray
-    cluster: np.ndarray
+    cluster: np.ndarray | None  # each unit's cluster code; None when every unit is its own
+    n_clusters: int
     cohorts: np.ndarray  # time index of each estimated cohort's first treated period
     unit_cohort: np.ndarray  # code into ``cohorts``; len(cohorts) for comparison-only units
     warnings: tuple[str, ...]
-
-    @property
-    def start(self) -> np.ndarray:
-        """Each unit's first treated position; ``len(periods)`` for comparison-only units."""
-        cohort_start = np.searchsorted(self.periods, self.cohorts)
-        return np.append(cohort_start, self.periods.size)[self.unit_cohort]
 
 
 def estimate_staggered(panel: Panel, config: StaggeredConfig | None = None) -> Estimate:
@@ -124,17 +127,22 @@ def estimate_staggered(panel: Panel, config: StaggeredConfig | None = None) -> E
             warnings=panel.notes,
         )
 
-    n_periods, n_units = design.y.shape
-    cells = _cells(design, config)
+    n_periods, n_units = design.periods.size, design.weight.size
+    cells = group_time_cells(
+        design.units,
+        design.periods,
+        design.cohorts,
+        not_yet=config.control_group == "notyet",
+        varying_base=config.base_period == "varying",
+    )
     families = aggregate(cells)
-    n_clusters = int(design.cluster.max()) + 1
-    clustered = n_clusters < n_units
-    cluster = design.cluster if clustered else None
+    n_clusters = design.n_clusters
+    clustered = design.cluster is not None
     n_draws = config.n_bootstrap if config.bootstrap else None
-    blocks = [cells.influence] + [
-        np.vstack([family.influence, family.overall_influence]) for family in families.values()
-    ]
-    (cell_se, _), *by_family = standard_errors(blocks, cluster, n_draws, config.seed)
+    blocks = [cells.influence] + [family.influence for family in families.values()]
+    (cell_se, _), *by_family = standard_errors(
+        blocks, cells.units, design.cluster, n_draws, config.seed
+    )
     family_se = {name: se for name, (se, _) in zip(families, by_family, strict=True)}
     family_draws = {name: draws for name, (_, draws) in zip(families, by_family, strict=True)}
     warnings = list(design.warnings)
@@ -162,9 +170,9 @@ def estimate_staggered(panel: Panel, config: StaggeredConfig | None = None) -> E
         ci_low, ci_high = effect - z * effect_se, effect + z * effect_se
     else:
         p_value, ci_low, ci_high = float(effect == 0), effect, effect
-    treated_post = np.arange(n_periods)[:, None] >= design.start
-    post_weight = design.weight * treated_post
-    counterfactual_mean = float((post_weight * design.y).sum() / post_weight.sum()) - effect
+    post = np.arange(n_periods)[:, None] >= np.searchsorted(design.periods, design.cohorts)
+    post_weight = (design.units.total[: design.cohorts.size] * post).sum()
+    counterfactual_mean = float((design.levels * post).sum() / post_weight) - effect
     labels = _Labels(panel, design)
     aggregations = {
         name: _summary(name, family, family_se[name], labels) for name, family in families.items()
@@ -210,9 +218,45 @@ def estimate_staggered(panel: Panel, config: StaggeredConfig | None = None) -> E
     )
 
 
-def _balanced(panel: Panel) -> tuple[np.ndarray, pl.DataFrame, list[str]] | str:
-    """Sorted periods, one row per unit observed in all of them (with its outcome path), and
-    warnings; or why there is no such unit."""
+@dataclass(frozen=True)
+class _Rows:
+    """The rows with a finite outcome, their units numbered in order of first appearance.
+
+    Per row: ``position`` (index into ``periods``) and ``y``. Consecutive rows of one unit form
+    a run: ``run_length`` and ``run_unit`` (its unit's number). Per unit: ``units`` (unit,
+    cohort, cluster and weight of its first row) and ``complete`` (observed in every period).
+    ``grid``: the rows are sorted by unit and period and every unit has every period.
+    """
+
+    periods: np.ndarray
+    position: np.ndarray
+    y: np.ndarray
+    run_length: np.ndarray
+    run_unit: np.ndarray
+    units: pl.DataFrame
+    complete: np.ndarray
+    grid: bool
+    warnings: list[str]
+
+    def wide(self, units: np.ndarray) -> np.ndarray:
+        """``periods x len(units)`` outcomes of the given complete units, in that order."""
+        n_periods = self.periods.size
+        y = np.empty((n_periods, units.size + (not self.grid)))
+        if self.grid:
+            # Period by period: one gather would need a transposed copy of the whole panel.
+            for period, outcomes in enumerate(self.y.reshape(-1, n_periods).T):
+                y[period] = outcomes[units]
+            return y
+        column = np.full(self.complete.size, units.size)
+        column[units] = np.arange(units.size)
+        # Units left out write to one spare column, which spares masking every observation.
+        y[self.position, np.repeat(column[self.run_unit], self.run_length)] = self.y
+        return y[:, :-1]
+
+
+def _balanced(panel: Panel) -> _Rows | str:
+    """The usable rows, their units and which units are balanced, with warnings; or why there
+    is no balanced unit."""
     if panel.covariates:
         return (
             "covariates are not supported by the staggered method yet (only unconditional "
@@ -224,59 +268,101 @@ def _balanced(panel: Panel) -> tuple[np.ndarray, pl.DataFrame, list[str]] | str:
     frame = panel.frame.filter(pl.col("y").is_finite())
     if frame.height == 0:
         return "no outcomes to analyse"
-    periods = frame["time"].unique().sort().to_numpy()
-    # One hash group-by gives each unit's outcome path and its unit-level attributes; keeping
-    # first-appearance order makes the result reproducible for a given input.
-    invariant = ("cohort", "cluster", "weight")
-    units = frame.group_by("unit", maintain_order=True).agg(
-        "time",
-        "y",
-        *(pl.col(name).first() for name in invariant),
-        *(pl.col(name).n_unique().alias(f"{name}_values") for name in invariant),
-        pl.col("time").n_unique().alias("n_periods"),
+    periods, position = _positions(frame["time"].to_numpy())
+    n_periods = periods.size
+    # Runs of consecutive rows with the same unit, cohort, cluster and weight: one per unit when
+    # rows are grouped by unit. Units are numbered by first appearance, so that the result is
+    # reproducible for a given input whatever its order.
+    runs = frame.select(pl.struct("unit", *INVARIANT).rle()).to_series().struct.unnest()
+    length = runs["len"].to_numpy().astype(np.int64)
+    heads = runs["value"].struct.unnest()
+    run_unit, leads = _first_appearance(heads["unit"])
+    # Rows sorted by unit and period with every unit in every period (the usual layout) cannot
+    # repeat a period, and their outcomes are already a units x periods array.
+    grid = (
+        leads.size == length.size
+        and bool((length == n_periods).all())
+        and bool((position.reshape(-1, n_periods) == np.arange(n_periods)).all())
     )
-    if (units["n_periods"] < units["time"].list.len()).any():
-        return "some units have more than one row for the same period"
-    for name in invariant:
-        varying = units.filter(pl.col(f"{name}_values") > 1)
-        if varying.height:
-            return (
-                f"{name} must be the same in every period of a unit; it varies for unit "
-                f"{varying['unit'][0]}"
-            )
+    if not grid:
+        seen = np.zeros((leads.size, n_periods), dtype=bool)
+        seen[np.repeat(run_unit, length), position] = True
+        if np.count_nonzero(seen) < frame.height:
+            return "some units have more than one row for the same period"
+    # A unit in one run has one cohort, cluster and weight.
+    if leads.size < heads.height:
+        varying = _varying(heads, run_unit, leads)
+        if varying is not None:
+            return varying
     warnings = list(panel.notes)
-    complete = units.filter(pl.col("n_periods") == periods.size)
-    if complete.height < units.height:
+    complete = np.bincount(run_unit, weights=length, minlength=leads.size) == n_periods
+    n_complete = int(complete.sum())
+    if n_complete < leads.size:
         warnings.append(
-            f"{units.height - complete.height} of {units.height} units were dropped because they "
-            f"are not observed in all {periods.size} periods (the method needs a balanced panel)"
+            f"{leads.size - n_complete} of {leads.size} units were dropped because they "
+            f"are not observed in all {n_periods} periods (the method needs a balanced panel)"
         )
-    if complete.height == 0:
+    if n_complete == 0:
         return "no unit is observed in every period; the staggered method needs a balanced panel"
-    return periods, complete, warnings
+    units = heads if leads.size == heads.height else heads[leads]
+    y = frame["y"].to_numpy()
+    return _Rows(periods, position, y, length, run_unit, units, complete, grid, warnings)
+
+
+def _positions(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct times and each row's index among them."""
+    low = int(time.min())
+    span = int(time.max()) - low + 1
+    if span > time.size:
+        return np.unique(time, return_inverse=True)
+    offset = time - low if low else time
+    seen = np.zeros(span, dtype=bool)
+    seen[offset] = True
+    if seen.all():
+        return np.arange(low, low + span), offset
+    return np.flatnonzero(seen) + low, (np.cumsum(seen) - 1)[offset]
+
+
+def _first_appearance(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``0..k-1`` of the ``k`` distinct values in order of first appearance, and where
+    each first appears."""
+    if values.n_unique() == values.len():  # no repeats, as in a panel sorted by unit
+        codes = np.arange(values.len())
+        return codes, codes
+    first = (
+        values.to_frame("value")
+        .with_row_index()
+        .select(pl.col("index").first().over("value"))
+        .to_series()
+        .to_numpy()
+    )
+    leads = first == np.arange(first.size)
+    return (np.cumsum(leads) - 1)[first], np.flatnonzero(leads)
+
+
+def _varying(heads: pl.DataFrame, run_unit: np.ndarray, leads: np.ndarray) -> str | None:
+    """Why cohort, cluster or weight is not unit-level, naming the first unit where it varies;
+    ``heads`` holds the first row of each run, whose unit is ``run_unit``."""
+    for name in INVARIANT:
+        column = heads[name]
+        varies = column.ne_missing(column.gather(leads[run_unit])).to_numpy()
+        if varies.any():
+            unit = heads["unit"][int(leads[run_unit[varies].min()])]
+            return f"{name} must be the same in every period of a unit; it varies for unit {unit}"
+    return None
 
 
 def _design(panel: Panel, config: StaggeredConfig) -> _Design | str:
     """The wide balanced panel with its cohorts, applying R ``did``'s rules, or why not."""
-    balanced = _balanced(panel)
-    if isinstance(balanced, str):
-        return balanced
-    periods, complete, warnings = balanced
-    weight = complete["weight"].fill_null(1.0).to_numpy()
+    rows = _balanced(panel)
+    if isinstance(rows, str):
+        return rows
+    periods, warnings = rows.periods, rows.warnings
+    kept = np.flatnonzero(rows.complete)
+    weight = rows.units["weight"].fill_null(1.0).to_numpy()[kept]
     if not (np.isfinite(weight).all() and (weight > 0).all()):
         return "weights must be positive numbers"
-    n_units = complete.height
-    y = np.empty((periods.size, n_units))
-    y[
-        np.searchsorted(periods, complete["time"].explode().to_numpy()),
-        np.repeat(np.arange(n_units), periods.size),
-    ] = complete["y"].explode().to_numpy()
-    cluster = (
-        complete.select(pl.coalesce("cluster", "unit").rank("dense").cast(pl.Int64) - 1)
-        .to_series()
-        .to_numpy()
-    )
-    cohort = complete["cohort"].fill_null(-1).to_numpy()
+    cohort = rows.units["cohort"].fill_null(-1).to_numpy()[kept]
     start = np.where(cohort >= 0, np.searchsorted(periods, cohort), periods.size)
     label = panel.time_label
     late = int(((cohort >= 0) & (start == periods.size)).sum())
@@ -291,11 +377,11 @@ def _design(panel: Panel, config: StaggeredConfig) -> _Design | str:
             f"{int(first.sum())} units treated from the first period {label(int(periods[0]))} "
             "were dropped: they have no pre-treatment period"
         )
-        y, cohort, start, weight = y[:, ~first], cohort[~first], start[~first], weight[~first]
-        cluster = np.unique(cluster[~first], return_inverse=True)[1]
+        kept, cohort, start, weight = kept[~first], cohort[~first], start[~first], weight[~first]
     if not (start < periods.size).any():
         return "no unit is treated within the panel after its first period; nothing to estimate"
-    if not (start == periods.size).any():
+    n_periods = periods.size
+    if not (start == n_periods).any():
         if config.control_group == "never":
             return (
                 "no never-treated units to compare with; use control_group='notyet' to compare "
@@ -311,8 +397,8 @@ def _design(panel: Panel, config: StaggeredConfig) -> _Design | str:
             f"and the cohort first treated at {label(int(periods[last]))} serves only as a "
             "comparison (as R did does)"
         )
-        periods, y = periods[:last], y[:last]
-    treated = start < periods.size
+        n_periods = last
+    treated = start < n_periods
     cohorts, sizes = np.unique(cohort[treated], return_counts=True)
     # Comparison-only units get code len(cohorts), one past the last cohort.
     unit_cohort = np.where(treated, np.searchsorted(cohorts, cohort), cohorts.size)
@@ -322,73 +408,30 @@ def _design(panel: Panel, config: StaggeredConfig) -> _Design | str:
             f"cohort(s) first treated at {singles} have a single unit: their ATT(g,t) rest on one "
             "unit's outcomes and their standard errors are unreliable"
         )
-    # Units ordered by cohort, so that each cohort's columns form one block in ``_cells``.
+    cluster = rows.units.select(pl.coalesce("cluster", "unit")).to_series().gather(kept)
+    n_clusters = cluster.n_unique()
+    # Units ordered by cohort, so that each cohort's units form one block of columns.
     order = np.argsort(unit_cohort, kind="stable")
+    y = rows.wide(kept[order])[:n_periods]
+    weight, unit_cohort = weight[order], unit_cohort[order]
+    edges = np.searchsorted(unit_cohort, np.arange(cohorts.size + 2))
+    levels = [y[:, begin:end] @ weight[begin:end] for begin, end in itertools.pairwise(edges[:-1])]
     return _Design(
-        periods,
-        y[:, order],
-        weight[order],
-        cluster[order],
+        periods[:n_periods],
+        unit_basis(y, weight, edges),
+        np.stack(levels, axis=1),
+        weight,
+        _dense_codes(cluster)[order] if n_clusters < kept.size else None,
+        n_clusters,
         cohorts,
-        unit_cohort[order],
+        unit_cohort,
         tuple(warnings),
     )
 
 
-def _cells(design: _Design, config: StaggeredConfig) -> Cells:
-    """ATT(g,t) and influence functions for every cohort and period, all cells at once.
-
-    Units of one cohort share their role in every cell (treated, comparison or neither), so the
-    means come from cohort-by-period sums and only the influence functions are unit-by-cell.
-    """
-    n_periods, n_units = design.y.shape
-    n_cohorts = design.cohorts.size
-    cohort_start = np.append(np.searchsorted(design.periods, design.cohorts), n_periods)
-    first_position = 1 if config.base_period == "varying" else 0
-    cohort, position = (
-        grid.ravel()
-        for grid in np.meshgrid(
-            np.arange(n_cohorts), np.arange(first_position, n_periods), indexing="ij"
-        )
-    )
-    g = cohort_start[cohort]
-    base = np.where(position < g, position - 1, g - 1) if first_position else g - 1
-    delta = design.y[position] - design.y[base]  # cells x units
-    membership = design.unit_cohort[:, None] == np.arange(n_cohorts + 1)
-    weighted_membership = membership * design.weight[:, None]
-    cohort_weight = weighted_membership.sum(axis=0)
-    change = delta @ weighted_membership  # cells x cohorts: weighted sums of changes
-    is_treated = np.arange(n_cohorts + 1) == cohort[:, None]
-    if config.control_group == "never":
-        is_control = np.broadcast_to(cohort_start == n_periods, is_treated.shape)
-    else:
-        latest = np.maximum(position, base)
-        is_control = (cohort_start > latest[:, None]) & ~is_treated
-    treated_weight = cohort_weight[cohort]
-    control_weight = is_control @ cohort_weight
-    treated_mean = change[np.arange(cohort.size), cohort] / treated_weight
-    control_mean = (is_control * change).sum(axis=1) / control_weight
-    center = np.where(is_treated, treated_mean[:, None], control_mean[:, None])
-    slope = is_treated / treated_weight[:, None] - is_control / control_weight[:, None]
-    # Influence function of a difference of weighted means, on the scale of all n units, built
-    # in place in ``delta`` one cohort block at a time: the panel can be large.
-    influence = delta
-    blocks = np.searchsorted(design.unit_cohort, np.arange(n_cohorts + 2))
-    for code, (begin, end) in enumerate(itertools.pairwise(blocks)):
-        influence[:, begin:end] -= center[:, code : code + 1]
-        influence[:, begin:end] *= slope[:, code : code + 1]
-    influence *= n_units * design.weight
-    return Cells(
-        cohort=cohort,
-        position=position,
-        event_time=design.periods[position] - design.cohorts[cohort],
-        post=position >= g,
-        att=treated_mean - control_mean,
-        influence=influence,
-        unit_cohort=design.unit_cohort,
-        unit_weight=design.weight,
-        n_cohorts=int(n_cohorts),
-    )
+def _dense_codes(values: pl.Series) -> np.ndarray:
+    """``0..k-1`` in the sorted order of the ``k`` distinct values."""
+    return (values.rank("dense").cast(pl.Int64) - 1).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -430,10 +473,9 @@ def _series(panel: Panel, design: _Design, cells: Cells) -> dict[str, list]:
     The effect on the treated units' mean in period t is the sum, over cohorts already treated
     by t, of the cohort's weight share among treated units times ATT(g,t).
     """
-    treated = design.unit_cohort < design.cohorts.size
-    weight = design.weight[treated]
-    observed = design.y[:, treated] @ weight / weight.sum()
-    share = np.bincount(design.unit_cohort[treated], weights=weight) / weight.sum()
+    weight = design.units.total[: design.cohorts.size]
+    observed = design.levels.sum(axis=1) / weight.sum()
+    share = weight / weight.sum()
     post = cells.post
     effect = np.zeros(design.periods.size)
     np.add.at(effect, cells.position[post], share[cells.cohort[post]] * cells.att[post])

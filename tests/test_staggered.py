@@ -561,3 +561,20 @@ def test_interval_contains_the_estimate_and_p_is_a_probability(
     assert estimate.ci_low <= estimate.effect <= estimate.ci_high
     assert 0.0 <= estimate.p_value <= 1.0
     assert (estimate.p_value < alpha) == (estimate.ci_low > 0 or estimate.ci_high < 0)
+
+
+def test_rows_in_any_order_are_checked_like_rows_grouped_by_unit() -> None:
+    """Rows not grouped by unit and period take the general path: a repeated period and a
+    weight that varies within a unit are still refused, naming the first such unit."""
+    panel = _staggered()
+    shuffled = panel.frame.sample(fraction=1, shuffle=True, seed=1)
+    repeated = pl.concat([shuffled, shuffled.filter(pl.col("unit") == "u007").head(1)])
+    estimate = estimate_staggered(panel.with_frame(repeated))
+    assert estimate.message == "some units have more than one row for the same period"
+    changed = (pl.col("unit").is_in(["u013", "u021"])) & (pl.col("time") == 2)
+    varying = shuffled.with_columns(pl.when(changed).then(2.0).otherwise("weight").alias("weight"))
+    estimate = estimate_staggered(panel.with_frame(varying))
+    first = varying.filter(pl.col("unit").is_in(["u013", "u021"]))["unit"][0]
+    assert estimate.message == (
+        f"weight must be the same in every period of a unit; it varies for unit {first}"
+    )
