@@ -29,7 +29,7 @@ from scipy import stats
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.regression import LinearFit, Nuisance, codes, fit_linear
-from evaluation.result import Estimate, cannot_estimate, point_only
+from evaluation.result import Estimate, cannot_estimate, point_only, t_inference
 from evaluation.series import group_means, series
 from evaluation.wild_bootstrap import wild_cluster_bootstrap
 from livinglab.errors import require_one_of
@@ -143,9 +143,8 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
             warnings=panel.notes,
             details={"model": model, "coefficients": [{"term": "D", "estimate": effect}]},
         )
-    t_crit = float(stats.t.ppf(1 - config.alpha / 2, fit.df))
-    p_value = float(2 * stats.t.sf(abs(effect / se), fit.df)) if se > 0 else float(effect == 0)
-    ci_low, ci_high = effect - t_crit * se, effect + t_crit * se
+    inference_t = t_inference(effect, se, fit.df, config.alpha)
+    p_value, ci_low, ci_high = inference_t.p_value, inference_t.ci_low, inference_t.ci_high
     inference = {"hetero": "HC1", "cluster": "CR1, t with G-1 df", "wild": ""}[se_kind]
     if se_kind == "wild":
         boot = wild_cluster_bootstrap(

@@ -26,7 +26,7 @@ from scipy import stats
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.regression import Nuisance, codes, fit_linear
-from evaluation.result import Estimate, cannot_estimate
+from evaluation.result import Estimate, cannot_estimate, t_inference
 from evaluation.series import group_means, series
 
 METHOD = "event_study"
@@ -86,12 +86,12 @@ def estimate_event_study(panel: Panel, config: EventStudyConfig | None = None) -
             **counts,
             warnings=panel.notes,
         )
-    t_crit = float(stats.t.ppf(1 - config.alpha / 2, fit.df))
+    t_crit = float(stats.t.ppf(1 - config.alpha / 2, fit.df))  # for every event time
     post = np.array([e >= 0 for e in terms])
     contrast = np.where(post, 1.0 / post.sum(), 0.0)
     effect = float(contrast @ fit.coef[: len(terms)])
     se = float(np.sqrt(contrast @ fit.cov[: len(terms), : len(terms)] @ contrast))
-    p_value = float(2 * stats.t.sf(abs(effect / se), fit.df)) if se > 0 else float(effect == 0)
+    headline = t_inference(effect, se, fit.df, config.alpha)
     pre_trend = _pre_trend_test(
         fit.coef, fit.cov, [i for i, e in enumerate(terms) if e < 0], fit.df
     )
@@ -113,9 +113,9 @@ def estimate_event_study(panel: Panel, config: EventStudyConfig | None = None) -
         estimand=ESTIMAND.replace("window", str(config.window)),
         effect=effect,
         se=se,
-        ci_low=effect - t_crit * se,
-        ci_high=effect + t_crit * se,
-        p_value=p_value,
+        ci_low=headline.ci_low,
+        ci_high=headline.ci_high,
+        p_value=headline.p_value,
         relative_effect=effect / counterfactual_mean if counterfactual_mean else None,
         **counts,
         warnings=tuple(warnings),

@@ -26,11 +26,10 @@ from typing import Literal
 import numpy as np
 import polars as pl
 import statsmodels.api as sm
-from scipy import stats
 
 from evaluation.config import MethodConfig
 from evaluation.panel import Panel
-from evaluation.result import Estimate, cannot_estimate
+from evaluation.result import Estimate, cannot_estimate, t_inference
 from evaluation.series import group_means, series
 from livinglab.errors import SpecError, require_one_of
 
@@ -150,8 +149,7 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
         return cannot_estimate(
             METHOD, ESTIMAND, "too few periods to estimate the model and its error", **counts
         )
-    t_crit = float(stats.t.ppf(1 - config.alpha / 2, df))
-    p_value = float(2 * stats.t.sf(abs(effect / se), df)) if se > 0 else float(effect == 0)
+    inference = t_inference(effect, se, df, config.alpha)
     baseline = design.copy()
     baseline[:, [names.index(n) for n in ("level_change", "slope_change") if n in names]] = 0.0
     counterfactual = baseline @ fit.params
@@ -161,9 +159,9 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
         estimand=ESTIMAND,
         effect=effect,
         se=se,
-        ci_low=effect - t_crit * se,
-        ci_high=effect + t_crit * se,
-        p_value=p_value,
+        ci_low=inference.ci_low,
+        ci_high=inference.ci_high,
+        p_value=inference.p_value,
         relative_effect=effect / counterfactual_mean if counterfactual_mean else None,
         **counts,
         warnings=tuple(warnings),

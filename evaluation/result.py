@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from scipy import stats
+
 Status = Literal["ok", "point_only", "cannot_estimate"]
 
 
@@ -105,6 +107,22 @@ def point_only(
         warnings=warnings,
     )
     return replace(neutral, status="point_only", effect=effect, details=details or {})
+
+
+@dataclass(frozen=True)
+class TInference:
+    """A t-based interval and two-sided p-value for ``effect`` with standard error ``se``."""
+
+    ci_low: float
+    ci_high: float
+    p_value: float
+    critical_value: float
+
+
+def t_inference(effect: float, se: float, df: float, alpha: float) -> TInference:
+    critical = float(stats.t.ppf(1 - alpha / 2, df))
+    p_value = float(2 * stats.t.sf(abs(effect / se), df)) if se > 0 else float(effect == 0)
+    return TInference(effect - critical * se, effect + critical * se, p_value, critical)
 
 
 def json_safe(value: Any) -> Any:
