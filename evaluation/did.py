@@ -30,7 +30,7 @@ from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.regression import LinearFit, Nuisance, codes, fit_linear
 from evaluation.result import Estimate, cannot_estimate, point_only, t_inference
-from evaluation.series import group_means, series
+from evaluation.series import parallel_trends_series
 from evaluation.wild_bootstrap import wild_cluster_bootstrap
 from livinglab.errors import require_one_of
 
@@ -189,7 +189,7 @@ def estimate_did(panel: Panel, config: DidConfig | None = None) -> Estimate:
             "n_clusters": n_clusters,
             "df": fit.df,
             "counterfactual_mean": counterfactual_mean,
-            "series": _series(panel.with_frame(frame)),
+            "series": parallel_trends_series(panel.with_frame(frame)),
         },
     )
 
@@ -255,19 +255,3 @@ def _coefficients(fit: LinearFit, names: list[str]) -> list[dict[str, float | st
             }
         )
     return rows
-
-
-def _series(panel: Panel) -> dict[str, list]:
-    """Treated mean per period and its counterfactual: the control mean plus the pre-period gap."""
-    if panel.frame["time"].null_count():
-        return {}
-    means = group_means(panel.frame)
-    pre = means.filter(~pl.col("post"))
-    gap = float(pre["treated_mean"].mean() - pre["control_mean"].mean())  # type: ignore[operator]
-    return series(
-        panel,
-        observed=means["treated_mean"].to_list(),
-        counterfactual=(means["control_mean"] + gap).to_list(),
-        times=means["time"].to_list(),
-        control=means["control_mean"].to_list(),
-    )

@@ -27,7 +27,7 @@ from evaluation.config import MethodConfig
 from evaluation.panel import Panel
 from evaluation.regression import Nuisance, codes, fit_linear
 from evaluation.result import Estimate, cannot_estimate, t_inference
-from evaluation.series import group_means, series
+from evaluation.series import parallel_trends_series
 
 METHOD = "event_study"
 ESTIMAND = "average effect over event times 0..window after treatment (event-study TWFE)"
@@ -145,7 +145,11 @@ def estimate_event_study(panel: Panel, config: EventStudyConfig | None = None) -
             "pre_trend_test": pre_trend,
             "n_clusters": int(clusters.max()) + 1,
             "df": fit.df,
-            "series": _series(panel.with_frame(frame)),
+            "series": parallel_trends_series(
+                panel.with_frame(
+                    frame.with_columns(pl.col("cohort").is_not_null().alias("treated"))
+                )
+            ),
         },
     )
 
@@ -179,16 +183,3 @@ def _pre_trend_test(
         "df_den": df,
         "p_value": float(stats.f.sf(statistic, len(leads), df)),
     }
-
-
-def _series(panel: Panel) -> dict[str, list]:
-    means = group_means(panel.frame.with_columns(pl.col("cohort").is_not_null().alias("treated")))
-    pre = means.filter(~pl.col("post"))
-    gap = float(pre["treated_mean"].mean() - pre["control_mean"].mean())  # type: ignore[operator]
-    return series(
-        panel,
-        observed=means["treated_mean"].to_list(),
-        counterfactual=(means["control_mean"] + gap).to_list(),
-        times=means["time"].to_list(),
-        control=means["control_mean"].to_list(),
-    )

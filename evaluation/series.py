@@ -34,3 +34,22 @@ def series(
         "counterfactual": counterfactual,
         **extra,
     }
+
+
+def parallel_trends_series(panel: Panel) -> dict[str, list]:
+    """Treated mean per period and its counterfactual: the control mean plus the pre-period gap.
+
+    Empty when the panel has no time dimension (a pooled cross-section has no path to draw).
+    """
+    if panel.frame["time"].null_count():
+        return {}
+    means = group_means(panel.frame)
+    pre = means.filter(~pl.col("post"))
+    gap = float(pre["treated_mean"].mean() - pre["control_mean"].mean())  # type: ignore[operator]
+    return series(
+        panel,
+        observed=means["treated_mean"].to_list(),
+        counterfactual=(means["control_mean"] + gap).to_list(),
+        times=means["time"].to_list(),
+        control=means["control_mean"].to_list(),
+    )
