@@ -87,10 +87,8 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def run_method(
-    name: str, panel: Panel, *, alpha: float = 0.05, seed: int = 0, **options: Any
-) -> Estimate:
-    """Run method ``name`` with its config built from ``alpha``, ``seed`` and ``options``."""
+def method_config(name: str, *, alpha: float = 0.05, seed: int = 0, **options: Any) -> MethodConfig:
+    """Method ``name``'s config from ``alpha``, ``seed`` and ``options``, validated."""
     method = get_method(name)
     unknown = sorted(set(options) - set(method.options()))
     if unknown:
@@ -98,4 +96,15 @@ def run_method(
         raise SpecError(
             f"method {name!r} has no option {', '.join(unknown)}; its options are: {allowed}"
         )
-    return method.estimate(panel, method.config(alpha=alpha, seed=seed, **options))
+    try:
+        return method.config(alpha=alpha, seed=seed, **options)
+    except TypeError as exc:  # a value of the wrong kind deep inside a config
+        raise SpecError(f"method {name!r}: invalid option value ({exc})") from exc
+
+
+def run_method(
+    name: str, panel: Panel, *, alpha: float = 0.05, seed: int = 0, **options: Any
+) -> Estimate:
+    """Run method ``name`` with its config built from ``alpha``, ``seed`` and ``options``."""
+    config = method_config(name, alpha=alpha, seed=seed, **options)
+    return get_method(name).estimate(panel, config)

@@ -65,53 +65,133 @@ def build_panel(
     assignment: pl.LazyFrame,
     *,
     outcome: str,
-    treatment_start: date,
     window: tuple[date, date],
+    covariates: Sequence[str] = (),
 ) -> Panel:
     """Join metric values (``unit, period_start, period_end, value``) to the arms.
 
-    ``assignment`` has ``unit, treated, cluster``; units absent from it are not in the trial.
-    Periods must lie inside ``window`` (first and last day, inclusive). A period that straddles
-    the treatment start is dropped: it is neither cleanly before nor after.
+    ``assignment`` has ``unit, treated, cluster, start``: ``start`` is the day the unit's
+    treatment began (null for control units), one date for all or staggered by unit. Units absent
+    from it are not in the trial. Periods must lie inside ``window`` (first and last day,
+    inclusive). A period that straddles a treatment start is dropped for every unit: it is
+    neither cleanly before nor after, and keeping the time grid common keeps the panel balanced.
+    A unit's cohort is its first period on or after its start; control units count as ``post``
+    from the earliest start. ``covariates`` are further columns of ``values`` to carry along.
     """
     first, last = window
+    starts = assignment.select(pl.col("start").drop_nulls().unique().sort()).collect()["start"]
+    straddles = pl.lit(False)
+    for start in starts:
+        straddles = straddles | ((pl.col("period_start") < start) & (pl.col("period_end") > start))
     joined = (
-        values.join(assignment, on="unit", how="inner")
-        .filter(
-            pl.col("period_start") >= first,
-            pl.col("period_end") <= pl.lit(last).dt.offset_by("1d"),
-            pl.col("value").is_not_null() & pl.col("value").is_finite(),
-        )
-        .with_columns(
-            (
-                (pl.col("period_start") < treatment_start)
-                & (pl.col("period_end") > treatment_start)
-            ).alias("straddles"),
-        )
+        _in_window(values.join(assignment, on="unit", how="inner"), first, last)
+        .with_columns(straddles.alias("straddles"))
         .collect()
     )
     notes: tuple[str, ...] = ()
     straddling = joined.filter("straddles")
     if straddling.height:
         periods = straddling["period_start"].n_unique()
-        notes = (
-            f"{periods} period(s) straddling the treatment start {treatment_start} were left out",
-        )
+        days = ", ".join(str(start) for start in starts)
+        notes = (f"{periods} period(s) straddling a treatment start ({days}) were left out",)
     kept = joined.filter(~pl.col("straddles"))
     times = kept["period_start"].unique().sort()
-    first_post = int((times < treatment_start).sum())
+    earliest = starts.min() if starts.len() else None
+    # A unit's cohort is the index of its first period starting on or after its start day.
+    cohorts = kept.select("unit", "start").unique().drop_nulls("start")
+    cohorts = cohorts.with_columns(
+        pl.Series("cohort", times.search_sorted(cohorts["start"], side="left"), pl.Int64)
+    ).drop("start")
     frame = (
-        kept.select(
+        kept.join(cohorts, on="unit", how="left")
+        .select(
             "unit",
-            (pl.col("period_start").rank("dense") - 1).alias("time"),
+            _time_index(),
             pl.col("value").alias("y"),
             "treated",
-            (pl.col("period_start") >= treatment_start).alias("post"),
-            pl.when("treated").then(pl.lit(first_post)).alias("cohort"),
+            (pl.col("period_start") >= pl.coalesce("start", pl.lit(earliest))).alias("post"),
+            pl.when("treated").then("cohort").alias("cohort"),
             pl.col("cluster").cast(pl.String),
             pl.lit(1.0).alias("weight"),
+            *covariates,
         )
         .cast(PANEL_SCHEMA)  # type: ignore[arg-type]
         .sort("unit", "time")
     )
-    return Panel(frame=frame, outcome=outcome, times=tuple(times.to_list()), notes=notes)
+    return Panel(
+        frame=frame,
+        outcome=outcome,
+        times=tuple(times.to_list()),
+        covariates=tuple(covariates),
+        notes=notes,
+    )
+
+
+def build_switchback_panel(
+    values: pl.LazyFrame,
+    schedule: pl.LazyFrame,
+    units: pl.LazyFrame,
+    *,
+    outcome: str,
+    window: tuple[date, date],
+    trial_start: date,
+    covariates: Sequence[str] = (),
+) -> Panel:
+    """A switchback panel: the arm belongs to the period, not the unit.
+
+    ``schedule`` has ``period_start, treated`` for every period randomised to an arm from
+    ``trial_start`` on; ``units`` has ``unit, cluster`` for the units in the trial. Periods
+    before ``trial_start`` are the pre-period (``treated`` false, ``post`` false); periods from
+    it that the schedule does not list were not randomised and are left out, with a note.
+    """
+    first, last = window
+    joined = (
+        _in_window(values.join(units, on="unit", how="inner"), first, last)
+        .join(schedule, on="period_start", how="left")
+        .collect()
+    )
+    unscheduled = joined.filter(
+        (pl.col("period_start") >= trial_start) & pl.col("treated").is_null()
+    )
+    notes: tuple[str, ...] = ()
+    if unscheduled.height:
+        notes = (
+            f"{unscheduled['period_start'].n_unique()} period(s) from {trial_start} on are not "
+            "in the switchback schedule and were left out",
+        )
+    kept = joined.filter((pl.col("period_start") < trial_start) | pl.col("treated").is_not_null())
+    times = kept["period_start"].unique().sort()
+    frame = (
+        kept.select(
+            "unit",
+            _time_index(),
+            pl.col("value").alias("y"),
+            pl.col("treated").fill_null(False),
+            (pl.col("period_start") >= trial_start).alias("post"),
+            pl.lit(None, pl.Int64).alias("cohort"),
+            pl.col("cluster").cast(pl.String),
+            pl.lit(1.0).alias("weight"),
+            *covariates,
+        )
+        .cast(PANEL_SCHEMA)  # type: ignore[arg-type]
+        .sort("unit", "time")
+    )
+    return Panel(
+        frame=frame,
+        outcome=outcome,
+        times=tuple(times.to_list()),
+        covariates=tuple(covariates),
+        notes=notes,
+    )
+
+
+def _in_window(values: pl.LazyFrame, first: date, last: date) -> pl.LazyFrame:
+    return values.filter(
+        pl.col("period_start") >= first,
+        pl.col("period_end") <= pl.lit(last).dt.offset_by("1d"),
+        pl.col("value").is_not_null() & pl.col("value").is_finite(),
+    )
+
+
+def _time_index() -> pl.Expr:
+    return (pl.col("period_start").rank("dense") - 1).cast(pl.Int64).alias("time")

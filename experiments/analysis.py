@@ -10,21 +10,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from evaluation.diagnostics import DiagnosticsConfig, run_diagnostics
 from evaluation.methods import run_method
 from evaluation.multiple_testing import adjust_p_values
-from evaluation.panel import Panel, build_panel
-from evaluation.result import Estimate, cannot_estimate
+from evaluation.panel import Panel
+from evaluation.result import Estimate
 from evaluation.router import describe, recommend
 from experiments.charts import counterfactual_figure
 from experiments.provenance import code_version, data_hash
+from experiments.spec import TrialSpec
 from experiments.store import Registration
 from experiments.tracking import DATA_HEALTH_ARTIFACT, Tracker
-from livinglab.errors import DataError, SpecError
-from pilots.aggregation import metric_values
-from pilots.contract import MetricDefinition, Observations
+from experiments.trial_data import TrialData, metric_panel, prepare_trial_data
+from livinglab.errors import DataError
+from pilots.contract import MetricDefinition
 from pilots.registry import get_pilot
 
 DIAGNOSTIC_METHOD_OPTIONS = {"did": {"bootstrap_draws": 999}}
@@ -73,6 +72,7 @@ class TrialEvaluation:
     trial_id: str
     analysis_id: str
     results: tuple[MetricResult, ...]
+    robustness: tuple[MetricResult, ...]
     data_health: dict[str, Any]
     recommendation: dict[str, Any]
 
@@ -81,6 +81,7 @@ class TrialEvaluation:
             "trial": self.trial_id,
             "analysis": self.analysis_id,
             "results": [result.to_dict() for result in self.results],
+            "robustness": [result.to_dict() for result in self.robustness],
             "recommended_methods": self.recommendation,
             "data_health": self.data_health,
         }
@@ -89,76 +90,41 @@ class TrialEvaluation:
 def evaluate_trial(
     registration: Registration, data_dir: Path, tracker: Tracker, *, seed: int = 0
 ) -> TrialEvaluation:
-    """Run the registered method on every registered metric; one tracked run per metric."""
+    """Run the registered method on every registered metric, and the robustness methods on the
+    primary one; one tracked run per metric and method."""
     spec = registration.spec
     require_data_dir(data_dir)
     pilot = get_pilot(spec.pilot)
-    observations = pilot.adapter(data_dir)
-    assignment, arm_notes = _assignment(observations, registration)
-    health = observations.health() | {
-        "units": {
-            "treated": int(assignment["treated"].sum()),
-            "control": int((~assignment["treated"]).sum()),
-        },
-        "notes": arm_notes,
-    }
-    analysis_id = uuid.uuid4().hex[:12]
-    fingerprint = data_hash(data_dir)
+    data = prepare_trial_data(spec, pilot.adapter(data_dir), data_dir)
+    context = _RunContext(
+        registration,
+        data,
+        data_dir.resolve(),
+        tracker,
+        uuid.uuid4().hex[:12],
+        data_hash(data_dir),
+        seed,
+    )
     results = []
+    robustness = []
     recommendation: dict[str, Any] = {}
     for metric in spec.metrics:
         definition = pilot.metric(metric.name)
-        tags = {
-            "trial": spec.id,
-            "pilot": spec.pilot,
-            "metric": metric.name,
-            "role": metric.role,
-            "method": spec.planned_method,
-            "spec_hash": registration.spec_hash,
-            "data_hash": fingerprint,
-            "code_version": code_version(),
-            "seed": str(seed),
-            "analysis": analysis_id,
-        }
-        run_id = tracker.start(spec.id, spec.pilot, f"{metric.name} · {spec.planned_method}", tags)
-        try:
-            estimate, panel = _estimate(observations, assignment, registration, definition, seed)
-            diagnostics = (
-                _diagnostics(panel, spec.planned_method, estimate, spec.alpha, seed)
-                if metric.role == "primary" and panel is not None and estimate.ok
-                else ()
-            )
-            chart = counterfactual_figure(
-                estimate.details.get("series", {}),
-                title=definition.label,
-                unit=definition.unit,
-                treatment_start=spec.common_start() or spec.post[0],
-            )
-            tracker.finish(
-                run_id,
-                estimate,
-                panel.frame if panel is not None else pl.DataFrame(),
-                params={
-                    "alpha": spec.alpha,
-                    "data_dir": str(data_dir.resolve()),
-                    "window": f"{spec.window[0]}..{spec.window[1]}",
-                },
-                chart_html=chart.to_html(include_plotlyjs="cdn"),
-                json_artifacts={
-                    DATA_HEALTH_ARTIFACT: health,
-                    "diagnostics.json": list(diagnostics),
-                },
-            )
-        except Exception as error:
-            tracker.fail(run_id, error)
-            raise
+        estimate, panel, run_id, diagnostics = context.run(
+            definition, metric.role, spec.planned_method
+        )
         results.append(
             MetricResult(
                 definition, metric.role, metric.margin, estimate, run_id, diagnostics=diagnostics
             )
         )
-        if metric.role == "primary" and panel is not None and panel.frame.height:
-            recommendation = recommend(describe(panel, randomized=False)).to_dict()
+        if metric.role != "primary":
+            continue
+        if panel.frame.height:
+            recommendation = recommend(describe(panel, randomized=_randomized(spec))).to_dict()
+        for method in spec.analysis.robustness:
+            estimate, _, run_id, _ = context.run(definition, "robustness", method)
+            robustness.append(MetricResult(definition, "robustness", None, estimate, run_id))
     adjusted = adjust_p_values(
         {r.definition.name: r.estimate.p_value for r in results},
         {r.definition.name: r.role for r in results},
@@ -168,7 +134,9 @@ def evaluate_trial(
         if adjusted[result.definition.name] is not None:
             tracker.log_number(result.run_id, "p_adjusted", adjusted[result.definition.name])
     results = [replace(r, p_adjusted=adjusted[r.definition.name]) for r in results]
-    return TrialEvaluation(spec.id, analysis_id, tuple(results), health, recommendation)
+    return TrialEvaluation(
+        spec.id, context.analysis_id, tuple(results), tuple(robustness), data.health, recommendation
+    )
 
 
 def require_data_dir(data_dir: Path) -> None:
@@ -176,64 +144,90 @@ def require_data_dir(data_dir: Path) -> None:
         raise DataError(f"{data_dir}: data directory not found")
 
 
-def _assignment(
-    observations: Observations, registration: Registration
-) -> tuple[pl.DataFrame, list[str]]:
-    """``unit, treated, cluster`` for the units in the trial's arms."""
-    spec = registration.spec
-    units = observations.units
-    attribute = spec.assigned_by
-    if attribute not in units.columns:
-        attributes = ", ".join(units.columns)
-        raise SpecError(
-            f"arms.assigned_by: {attribute!r} is not an attribute of pilot {spec.pilot!r}'s "
-            f"units; use one of {attributes}"
-        )
-    label = pl.col(attribute).cast(pl.String)
-    assignment = units.select(
-        "unit",
-        label.is_in(list(spec.treated)).alias("treated"),
-        label.is_in(list(spec.control)).alias("in_control"),
-        label.alias("cluster"),
-    )
-    present = set(assignment["cluster"].to_list())
-    absent = [name for name in (*spec.treated, *spec.control) if name not in present]
-    notes = [f"arm member(s) with no units in the data: {', '.join(absent)}"] if absent else []
-    in_trial = assignment.filter(pl.col("treated") | pl.col("in_control")).drop("in_control")
-    return in_trial, notes
+@dataclass(frozen=True)
+class _RunContext:
+    """What every tracked run of one analysis shares."""
+
+    registration: Registration
+    data: TrialData
+    data_dir: Path
+    tracker: Tracker
+    analysis_id: str
+    data_fingerprint: str
+    seed: int
+
+    def run(
+        self, definition: MetricDefinition, role: str, method: str
+    ) -> tuple[Estimate, Panel, str, tuple[dict[str, Any], ...]]:
+        spec = self.registration.spec
+        tags = {
+            "trial": spec.id,
+            "pilot": spec.pilot,
+            "metric": definition.name,
+            "role": role,
+            "method": method,
+            "spec_hash": self.registration.spec_hash,
+            "data_hash": self.data_fingerprint,
+            "code_version": code_version(),
+            "seed": str(self.seed),
+            "analysis": self.analysis_id,
+        }
+        run_id = self.tracker.start(spec.id, spec.pilot, f"{definition.name} · {method}", tags)
+        try:
+            panel, options = metric_panel(self.data, definition, method)
+            if method == spec.planned_method:
+                options |= dict(spec.analysis.options)
+            estimate = run_method(method, panel, alpha=spec.alpha, seed=self.seed, **options)
+            diagnostics = (
+                _diagnostics(panel, method, estimate, spec.alpha, self.seed, options)
+                if role == "primary" and estimate.ok
+                else ()
+            )
+            chart = counterfactual_figure(
+                estimate.details.get("series", {}),
+                title=definition.label,
+                unit=definition.unit,
+                treatment_start=spec.common_start() or spec.post[0],
+            )
+            self.tracker.finish(
+                run_id,
+                estimate,
+                panel.frame,
+                params={
+                    "alpha": spec.alpha,
+                    "data_dir": str(self.data_dir),
+                    "window": f"{spec.window[0]}..{spec.window[1]}",
+                    **{f"option.{key}": value for key, value in options.items()},
+                },
+                chart_html=chart.to_html(include_plotlyjs="cdn"),
+                json_artifacts={
+                    DATA_HEALTH_ARTIFACT: self.data.health,
+                    "diagnostics.json": list(diagnostics),
+                },
+            )
+        except Exception as error:
+            self.tracker.fail(run_id, error)
+            raise
+        return estimate, panel, run_id, diagnostics
 
 
-def _estimate(
-    observations: Observations,
-    assignment: pl.DataFrame,
-    registration: Registration,
-    definition: MetricDefinition,
-    seed: int,
-) -> tuple[Estimate, Panel | None]:
-    spec = registration.spec
-    start = spec.common_start()
-    if start is None:
-        message = (
-            "treated units start on different dates; this method needs one start date "
-            "(a staggered design needs a staggered method)"
-        )
-        return cannot_estimate(spec.planned_method, "", message), None
-    panel = build_panel(
-        metric_values(observations.table, definition),
-        assignment.lazy(),
-        outcome=definition.name,
-        treatment_start=start,
-        window=spec.window,
-    )
-    estimate = run_method(spec.planned_method, panel, alpha=spec.alpha, seed=seed)
-    return estimate, panel
+def _randomized(spec: TrialSpec) -> bool:
+    return spec.planned_method == "randomized"
 
 
 def _diagnostics(
-    panel: Panel, method: str, estimate: Estimate, alpha: float, seed: int
+    panel: Panel,
+    method: str,
+    estimate: Estimate,
+    alpha: float,
+    seed: int,
+    options: dict[str, Any],
 ) -> tuple[dict[str, Any], ...]:
-    """Every check on the primary metric; re-runs use fewer bootstrap draws to stay quick."""
+    """Every check on the primary metric, re-running the method with the analysis' options;
+    re-runs use fewer bootstrap draws to stay quick."""
     config = DiagnosticsConfig(
-        alpha=alpha, seed=seed, method_options=DIAGNOSTIC_METHOD_OPTIONS.get(method, {})
+        alpha=alpha,
+        seed=seed,
+        method_options=options | DIAGNOSTIC_METHOD_OPTIONS.get(method, {}),
     )
     return tuple(check.to_dict() for check in run_diagnostics(panel, method, estimate, config))

@@ -225,20 +225,9 @@ def _app(args: argparse.Namespace) -> int:
 
 def _as_text(report: dict[str, Any]) -> str:
     lines = [f"Trial {report['trial']} (analysis {report['analysis']})", ""]
-    header = f"{'metric':<30} {'role':<10} {'method':<8} {'effect':>10} {'95% CI':>22} {'p':>7}"
+    header = f"{'metric':<30} {'role':<10} {'method':<10} {'effect':>10} {'95% CI':>22} {'p':>7}"
     lines += [header, "-" * len(header)]
-    for row in report["results"]:
-        if row["status"] != "ok":
-            lines.append(
-                f"{row['metric']:<30} {row['role']:<10} {row['method']:<8} "
-                f"cannot estimate: {row['message']}"
-            )
-            continue
-        interval = f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
-        lines.append(
-            f"{row['metric']:<30} {row['role']:<10} {row['method']:<8} {row['effect']:>10.3g} "
-            f"{interval:>22} {row['p_value']:>7.3f}"
-        )
+    lines += [_result_line(row) for row in [*report["results"], *report.get("robustness", [])]]
     recommended = report.get("recommended_methods") or {}
     if recommended:
         robustness = ", ".join(recommended["robustness"]) or "none"
@@ -253,7 +242,30 @@ def _as_text(report: dict[str, Any]) -> str:
         f"Data: {health['rows_read']:,} rows read = {health['rows_accepted']:,} accepted "
         f"+ {health['rows_quarantined']:,} quarantined",
     ]
+    for feed in health.get("coverage", []):
+        mismatch = feed["sensor_ratio_mismatch"]
+        lines.append(
+            f"  {feed['label']}: {feed['coverage']:.1%} of expected readings; "
+            f"{'MISMATCH: ' if mismatch['flag'] else ''}{mismatch['message']}"
+        )
+    calendar = health.get("calendar", {})
+    if calendar:
+        lines.append(
+            f"  Calendar: {calendar['public_holidays']} public holiday(s), "
+            f"{calendar['severe_weather_days']} severe-weather day(s); "
+            f"{calendar['days_excluded']} day(s) excluded"
+        )
     return "\n".join(lines)
+
+
+def _result_line(row: dict[str, Any]) -> str:
+    start = f"{row['metric']:<30} {row['role']:<10} {row['method']:<10} "
+    if row["status"] == "cannot_estimate":
+        return start + f"cannot estimate: {row['message']}"
+    if row["status"] == "point_only":
+        return start + f"{row['effect']:>10.3g}  no interval: {row['message']}"
+    interval = f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+    return start + f"{row['effect']:>10.3g} {interval:>22} {row['p_value']:>7.3f}"
 
 
 if __name__ == "__main__":

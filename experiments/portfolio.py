@@ -52,6 +52,7 @@ class TrialEvidence:
     analysed_at: datetime | None
     metrics: tuple[MetricEvidence, ...]
     data_health: dict[str, Any]
+    robustness: tuple[tuple[str, Estimate, str], ...] = ()  # method, estimate, run id
 
     @property
     def spec(self) -> TrialSpec:
@@ -66,7 +67,10 @@ def portfolio(home: Path) -> list[TrialSummary]:
         pilot = get_pilot(spec.pilot)
         definition = pilot.metric(spec.primary.name)
         runs = tracker.runs(
-            spec.id, f"tags.metric = '{spec.primary.name}' and attributes.status = 'FINISHED'", 1
+            spec.id,
+            f"tags.metric = '{spec.primary.name}' and tags.role = 'primary' "
+            "and attributes.status = 'FINISHED'",
+            1,
         )
         latest = runs[0] if runs else None
         numbers = latest.metrics if latest else {}
@@ -100,7 +104,8 @@ def trial_evidence(home: Path, trial_id: str) -> TrialEvidence:
     if not finished:
         return TrialEvidence(registration, pilot.name, None, None, (), {})
     analysis_id = finished[0].tag("analysis")
-    latest = {run.tag("metric"): run for run in finished if run.tag("analysis") == analysis_id}
+    runs = [run for run in finished if run.tag("analysis") == analysis_id]
+    latest = {run.tag("metric"): run for run in runs if run.tag("role") != "robustness"}
     metrics = tuple(
         MetricEvidence(role, pilot.metric(role.name), tracker.estimate(run.run_id), run.run_id)
         for role in spec.metrics
@@ -113,6 +118,11 @@ def trial_evidence(home: Path, trial_id: str) -> TrialEvidence:
         analysed_at=_time(finished[0]),
         metrics=metrics,
         data_health=tracker.data_health(finished[0].run_id),
+        robustness=tuple(
+            (run.tag("method"), tracker.estimate(run.run_id), run.run_id)
+            for run in runs
+            if run.tag("role") == "robustness"
+        ),
     )
 
 

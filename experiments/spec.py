@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from evaluation.methods import METHODS
+from evaluation.methods import METHODS, method_config
 from evaluation.multiple_testing import CORRECTIONS, Correction
 from livinglab.errors import SpecError, require_one_of
 from pilots.contract import ROLES, Role
@@ -40,6 +40,14 @@ TOP_LEVEL = {
     "treatment": "table: start, or start_by_unit",
     "windows": "table: pre and post as [first day, last day]",
     "metrics": "array of tables: name, role, and margin for guardrails",
+    "analysis": "table: options for the planned method, robustness methods, exclude_days",
+}
+SCHEDULED_BY_DAY = "day"
+CALENDAR_EXCLUSIONS = ("public_holiday", "severe_weather")
+ANALYSIS_FIELDS = {
+    "options": "a table of options for the planned method",
+    "robustness": "a list of other methods to run on the primary metric",
+    "exclude_days": f"a list of calendar days to leave out: {', '.join(CALENDAR_EXCLUSIONS)}",
 }
 
 
@@ -55,6 +63,28 @@ class MetricRole:
     role: Role
     margin: float | None = None
     margin_type: MarginType = "absolute"
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """How the planned analysis runs beyond the method's defaults; empty by default.
+
+    ``options`` go to the planned method (``design = "cluster"`` for ``randomized``);
+    ``robustness`` methods run on the primary metric beside the planned one; ``exclude_days``
+    drops observations on public holidays or severe-weather days before metrics are computed.
+    """
+
+    options: tuple[tuple[str, Any], ...] = ()
+    robustness: tuple[str, ...] = ()
+    exclude_days: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "options": dict(self.options),
+            "robustness": list(self.robustness),
+            "exclude_days": list(self.exclude_days),
+        }
+        return {key: value for key, value in data.items() if value}
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,7 @@ class TrialSpec:
     alpha: float = 0.05
     power: float = 0.8
     multiple_testing: Correction = "holm"
+    analysis: AnalysisPlan = AnalysisPlan()
 
     @property
     def primary(self) -> MetricRole:
@@ -85,6 +116,11 @@ class TrialSpec:
     @property
     def window(self) -> tuple[date, date]:
         return (self.pre[0], self.post[1])
+
+    @property
+    def switchback(self) -> bool:
+        """Arms are service days (a switchback schedule), not groups of units."""
+        return self.assigned_by == SCHEDULED_BY_DAY
 
     def common_start(self) -> date | None:
         """The single treatment start, or ``None`` when treated units start on different dates."""
@@ -125,6 +161,8 @@ class TrialSpec:
             "windows": {"pre": list(self.pre), "post": list(self.post)},
             "metrics": metrics,
         }
+        if self.analysis.to_dict():  # absent when empty, so older specs keep their hash
+            data["analysis"] = self.analysis.to_dict()
         return json.loads(json.dumps(data, default=_iso))
 
     def content_hash(self) -> str:
@@ -184,6 +222,10 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
                 f"of windows.post ({post[1]})"
             )
     metrics = _metrics(data.get("metrics"), [m.name for m in pilot.metrics], pilot_id)
+    assigned_by = _text(arms, "arms.assigned_by", key="assigned_by")
+    if assigned_by == SCHEDULED_BY_DAY:
+        _check_schedule(treated, control, start, post)
+    alpha = _fraction(data, "alpha", default=0.05)
     return TrialSpec(
         id=trial_id,
         pilot=pilot_id,
@@ -191,7 +233,7 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
         owner=_text(data, "owner"),
         hypothesis=_text(data, "hypothesis"),
         planned_method=method,
-        assigned_by=_text(arms, "arms.assigned_by", key="assigned_by"),
+        assigned_by=assigned_by,
         treated=treated,
         control=control,
         treatment_start=start,
@@ -200,10 +242,67 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
         post=post,
         metrics=metrics,
         mde=_fraction(data, "mde", required=True, upper=10.0),
-        alpha=_fraction(data, "alpha", default=0.05),
+        alpha=alpha,
         power=_fraction(data, "power", default=0.8),
         multiple_testing=_correction(data.get("multiple_testing", "holm")),
+        analysis=_analysis(data.get("analysis", {}), method, alpha),
     )
+
+
+def _check_schedule(
+    treated: tuple[str, ...],
+    control: tuple[str, ...],
+    start: date | None,
+    post: tuple[date, date],
+) -> None:
+    """A switchback schedule lists service days, all from the trial start to the window's end."""
+    if start is None:
+        raise SpecError(
+            'treatment.start: a switchback (arms.assigned_by = "day") needs the first day of '
+            "the schedule as treatment.start, not start_by_unit"
+        )
+    for field, days in (("arms.treated", treated), ("arms.control", control)):
+        for text in days:
+            day = _date(text, field)
+            if not start <= day <= post[1]:
+                raise SpecError(
+                    f"{field}: service day {day} is outside the switchback, which runs from "
+                    f"treatment.start {start} to the end of windows.post {post[1]}"
+                )
+
+
+def _analysis(value: Any, method: str, alpha: float) -> AnalysisPlan:
+    if not isinstance(value, dict):
+        raise SpecError("analysis: a table with " + ", ".join(ANALYSIS_FIELDS))
+    unknown = sorted(set(value) - set(ANALYSIS_FIELDS))
+    if unknown:
+        allowed = "; ".join(f"{key} ({what})" for key, what in ANALYSIS_FIELDS.items())
+        raise SpecError(f"analysis: unknown field(s) {', '.join(unknown)}; allowed: {allowed}")
+    options = value.get("options", {})
+    if not isinstance(options, dict):
+        raise SpecError("analysis.options: a table of option = value for the planned method")
+    try:
+        method_config(method, alpha=alpha, **options)
+    except SpecError as exc:
+        raise SpecError(f"analysis.options: {exc}") from exc
+    robustness = _name_list(value, "robustness")
+    for name in robustness:
+        require_one_of("analysis.robustness", name, METHODS)
+    if method in robustness:
+        raise SpecError(f"analysis.robustness: {method!r} is already the planned method")
+    exclude = _name_list(value, "exclude_days")
+    for name in exclude:
+        require_one_of("analysis.exclude_days", name, CALENDAR_EXCLUSIONS)
+    return AnalysisPlan(tuple(sorted(options.items())), robustness, exclude)
+
+
+def _name_list(table: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"analysis.{key}: a list of names ({ANALYSIS_FIELDS[key]})")
+    if len(set(value)) != len(value):
+        raise SpecError(f"analysis.{key}: lists a name more than once")
+    return tuple(value)
 
 
 def _text(data: dict[str, Any], field: str, *, key: str | None = None) -> str:

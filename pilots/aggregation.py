@@ -14,10 +14,14 @@ def metric_values(observations: pl.LazyFrame, metric: MetricDefinition) -> pl.La
 
     ``count`` and ``sum`` are zero for periods in which the unit reported anything at all (any
     field) but had no rows of the metric's field; a period without any report stays missing, so
-    a sensor outage is never mistaken for a quiet week.
+    a sensor outage is never mistaken for a quiet week. ``ratio`` metrics also carry ``events``
+    (the sum of the metric's field, zero when none) and ``exposure`` (the sum of the exposure
+    field); a period without exposure stays missing.
     """
     every = _GRAIN[metric.time_grain]
     period = pl.col("timestamp").dt.truncate(every).dt.date().alias("period_start")
+    if metric.aggregation == "ratio":
+        return _ratio_values(observations, metric, period, every)
     rows = observations.filter(pl.col("field") == metric.source_field)
     value = {
         "count": pl.len().cast(pl.Float64),
@@ -34,5 +38,30 @@ def metric_values(observations: pl.LazyFrame, metric: MetricDefinition) -> pl.La
     return (
         values.with_columns(pl.col("period_start").dt.offset_by(every).alias("period_end"))
         .select("unit", "period_start", "period_end", "value")
+        .sort("unit", "period_start")
+    )
+
+
+def _ratio_values(
+    observations: pl.LazyFrame, metric: MetricDefinition, period: pl.Expr, every: str
+) -> pl.LazyFrame:
+    totals = (
+        observations.filter(pl.col("field").is_in([metric.source_field, metric.exposure_field]))
+        .group_by("unit", period)
+        .agg(
+            pl.col("value").filter(pl.col("field") == metric.source_field).sum().alias("events"),
+            pl.col("value")
+            .filter(pl.col("field") == metric.exposure_field)
+            .sum()
+            .alias("exposure"),
+        )
+        .filter(pl.col("exposure") > 0)
+    )
+    return (
+        totals.with_columns(
+            (metric.scale * pl.col("events") / pl.col("exposure")).alias("value"),
+            pl.col("period_start").dt.offset_by(every).alias("period_end"),
+        )
+        .select("unit", "period_start", "period_end", "value", "events", "exposure")
         .sort("unit", "period_start")
     )

@@ -14,16 +14,16 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from livinglab.errors import UnknownNameError, require_one_of
+from livinglab.errors import SpecError, UnknownNameError, require_one_of
 
 HONG_KONG = "Asia/Hong_Kong"
 
-Aggregation = Literal["count", "sum", "mean", "rate_per_1000"]
+Aggregation = Literal["count", "sum", "mean", "rate_per_1000", "ratio"]
 TimeGrain = Literal["day", "week", "month"]
 Direction = Literal["higher_is_better", "lower_is_better"]
 Role = Literal["primary", "secondary", "guardrail"]
 
-AGGREGATIONS: tuple[Aggregation, ...] = ("count", "sum", "mean", "rate_per_1000")
+AGGREGATIONS: tuple[Aggregation, ...] = ("count", "sum", "mean", "rate_per_1000", "ratio")
 TIME_GRAINS: tuple[TimeGrain, ...] = ("day", "week", "month")
 DIRECTIONS: tuple[Direction, ...] = ("higher_is_better", "lower_is_better")
 ROLES: tuple[Role, ...] = ("primary", "secondary", "guardrail")
@@ -50,7 +50,10 @@ class MetricDefinition:
     - ``count``: number of rows (events); zero where the unit reported anything that period;
     - ``sum``: sum of values; zero where the unit reported anything that period;
     - ``mean``: mean of values; missing where the unit has no such rows;
-    - ``rate_per_1000``: 1,000 x the mean of a 0/1 indicator (e.g. overflow bin-days per 1,000).
+    - ``rate_per_1000``: 1,000 x the mean of a 0/1 indicator (e.g. overflow bin-days per 1,000);
+    - ``ratio``: ``scale`` x the sum of values over the sum of ``exposure_field``'s values, a rate
+      with exposure (disengagements per 1,000 km: ``scale = 1000``, exposure ``km``); the period's
+      event and exposure totals are kept beside it, for analyses that model counts.
     """
 
     name: str
@@ -62,9 +65,18 @@ class MetricDefinition:
     unit: str
     default_role: Role
     description: str = ""
+    exposure_field: str | None = None
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         require_one_of(f"metric {self.name!r} aggregation", self.aggregation, AGGREGATIONS)
+        if (self.aggregation == "ratio") != (self.exposure_field is not None):
+            raise SpecError(
+                f"metric {self.name!r}: exposure_field is required with aggregation 'ratio' "
+                "and not allowed with any other"
+            )
+        if not self.scale > 0:
+            raise SpecError(f"metric {self.name!r}: scale {self.scale} must be positive")
         require_one_of(f"metric {self.name!r} time_grain", self.time_grain, TIME_GRAINS)
         require_one_of(f"metric {self.name!r} direction", self.direction, DIRECTIONS)
         require_one_of(f"metric {self.name!r} default_role", self.default_role, ROLES)
@@ -84,6 +96,23 @@ class FileHealth:
 
 
 @dataclass(frozen=True)
+class ExpectedReadings:
+    """A regular feed: every unit should produce ``per_day`` rows of ``field`` each day.
+
+    Data health compares what arrived with this expectation (coverage, outages, and whether
+    availability differs between the arms).
+    """
+
+    field: str
+    per_day: float
+    label: str
+
+    def __post_init__(self) -> None:
+        if not self.per_day > 0:
+            raise SpecError(f"expected readings of {self.field!r}: per_day must be positive")
+
+
+@dataclass(frozen=True)
 class Observations:
     """An adapter's output: the observation table, unit attributes, quarantine and data health.
 
@@ -91,6 +120,7 @@ class Observations:
     per unit with a ``unit`` column and the attributes arms can be assigned by (route, district...).
     ``quarantine`` keeps every unreadable row with its file, line and reason. ``checks`` holds
     pilot-specific data-health figures (for example how many collections the log confirmed).
+    ``expected`` names the regular feeds whose coverage data health should measure.
     """
 
     table: pl.LazyFrame
@@ -98,6 +128,7 @@ class Observations:
     quarantine: pl.DataFrame
     files: tuple[FileHealth, ...]
     checks: Mapping[str, Any] = field(default_factory=dict)
+    expected: tuple[ExpectedReadings, ...] = ()
 
     def health(self) -> dict[str, Any]:
         """Data-health summary with counts that add up: read = accepted + quarantined."""

@@ -84,16 +84,29 @@ def test_simulate_register_evaluate_recovers_the_injected_effect(
     assert all(check["null_hypothesis"] for check in checks.values())
     assert results["fill_at_collection"]["diagnostics"] == []  # primary metric only
     recommended = report["recommended_methods"]
-    assert recommended["primary"] == "did"
-    assert any("12 clusters" in reason for reason in recommended["reasons"])
+    assert recommended["primary"] == "randomized"
+    assert "did" in recommended["robustness"]
+    # The registered robustness check: DiD on the same routes agrees with the randomized answer.
+    (robustness,) = report["robustness"]
+    assert (robustness["metric"], robustness["method"], robustness["role"]) == (
+        "collections_per_bin_week",
+        "did",
+        "robustness",
+    )
+    assert robustness["ci_low"] <= injected <= robustness["ci_high"]
 
     health = report["data_health"]
     assert health["rows_read"] == health["rows_accepted"] + health["rows_quarantined"]
     assert health["rows_quarantined"] > 0
     assert health["units"] == {"treated": 60, "control": 60}
+    (fill_feed,) = health["coverage"]
+    assert fill_feed["feed"] == "fill_level"
+    assert 0.85 < fill_feed["coverage"] < 1.0  # sensor outages and lost readings are simulated
+    assert fill_feed["sensor_ratio_mismatch"]["flag"] is False
+    assert health["calendar"]["public_holidays"] > 0
 
     runs = Tracker(home).runs("smart-bins-2026")
-    assert len(runs) == 3
+    assert len(runs) == 4  # three metrics and the DiD robustness check
     for run in runs:
         assert run.status == "FINISHED"
         assert all(run.tag(tag) for tag in REQUIRED_TAGS)
@@ -124,7 +137,10 @@ def test_evaluate_registers_an_unregistered_spec_first(
 def test_a_design_that_cannot_answer_says_so(
     home: Path, smart_bins_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A pre-period before the data starts leaves DiD with no 'before' cells: a status, no crash."""
+    """A pre-period before the data starts leaves DiD with no 'before' cells: a status, no crash.
+
+    The randomized comparison needs no pre-period and still answers, saying it is unadjusted.
+    """
     spec = tmp_path / "early.toml"
     spec.write_text(
         SMART_BINS_SPEC.read_text()
@@ -136,10 +152,13 @@ def test_a_design_that_cannot_answer_says_so(
     report = run_json(
         capsys, "evaluate", str(spec), "--data", str(smart_bins_data), "--format", "json"
     )
-    for row in report["results"]:
-        assert row["status"] == "cannot_estimate"
-        assert "no outcomes for treated units before the start" in row["message"]
-        assert row["effect"] is None
+    (robustness,) = report["robustness"]
+    assert robustness["status"] == "cannot_estimate"
+    assert "no outcomes for treated units before the start" in robustness["message"]
+    assert robustness["effect"] is None
+    primary = report["results"][0]
+    assert primary["status"] == "ok"
+    assert any("pre-period" in warning for warning in primary["warnings"])
 
 
 def test_a_failing_analysis_is_tracked_as_failed(
@@ -172,7 +191,7 @@ def test_mlflow_tracking_uri_points_the_runs_elsewhere(
     capsys.readouterr()
     assert other.is_file()
     assert not (home / "mlflow.db").exists()
-    assert len(Tracker(home).runs("smart-bins-2026")) == 3
+    assert len(Tracker(home).runs("smart-bins-2026")) == 4
 
 
 def test_quarantined_rows_do_not_stop_the_analysis(

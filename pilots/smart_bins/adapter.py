@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pilots.contract import HONG_KONG, OBSERVATION_SCHEMA, Observations
+from pilots.contract import HONG_KONG, OBSERVATION_SCHEMA, ExpectedReadings, Observations
 from pilots.csv_reading import file_health, read_csv_strings, split_valid
 from pilots.fields import (
     duplicate_problem,
@@ -43,6 +43,7 @@ INVENTORY = "bins.csv"
 COLLECTION_LOG = "collections.csv"
 COLLECTION_DROP = 30.0
 FULL = 100.0
+READINGS_PER_DAY = 12  # the sensors report every two hours
 STALE_READING = timedelta(hours=6)  # an older reading says little about the fill at collection
 
 READING_COLUMNS = ("dev_id", "time", "distance", "filllevel", "temperature", "battery", "lat_long")
@@ -148,6 +149,7 @@ def load_smart_bins(data_dir: Path) -> Observations:
             file_health(log_raw, log.height),
         ),
         checks={"collections": checks},
+        expected=(ExpectedReadings("fill_level", READINGS_PER_DAY, "Fill-level readings"),),
     )
 
 

@@ -1,8 +1,9 @@
 """Simulate the smart-bins trial: fill sensors, a bin inventory and the trucks' collection log.
 
 Waste arrives in two-hour slots with a daily rhythm, busier weekends and Hong Kong public
-holidays. Control routes keep their fixed schedule; treated routes switch to sensor-driven
-collection at the rollout date: the truck comes every day and empties only the bins whose sensor
+holidays; no truck runs on severe-weather days (signal 8 or a black rainstorm). Control routes
+keep their fixed schedule; treated routes switch to sensor-driven collection at the rollout
+date: the truck comes every day and empties only the bins whose sensor
 reads at or above a trigger level, falling back to the schedule while a sensor is offline. The
 trigger is calibrated so that treated routes' collections change by the requested relative
 ``effect``. The truth is measured on potential outcomes: the same waste, outages and truck
@@ -22,7 +23,13 @@ import numpy as np
 import polars as pl
 
 from livinglab.errors import InputError
-from pilots.calendar import hong_kong_public_holidays
+from pilots.calendar import (
+    WEATHER_WARNINGS,
+    hong_kong_public_holidays,
+    severe_weather_days,
+    simulate_weather_warnings,
+    write_weather_warnings,
+)
 from pilots.smart_bins import design
 
 SLOT_HOURS = 2
@@ -36,6 +43,7 @@ HOLIDAY_FACTOR = 1.3
 MISSED_VISIT_PROBABILITY = 0.01
 OUTAGE_START_PROBABILITY = 1 / 45
 MALFORMED_READINGS = 60
+WEATHER_STREAM = 1
 OVERFLOW_HEADROOM = 1.0  # days of average waste the sensor-driven rule keeps room for
 
 
@@ -63,7 +71,8 @@ class Run:
 
 
 def simulate_smart_bins(out_dir: Path, *, seed: int, effect: float) -> dict[str, Any]:
-    """Write ``readings.csv``, ``bins.csv``, ``collections.csv`` and ``truth.json``."""
+    """Write ``readings.csv``, ``bins.csv``, ``collections.csv``, ``weather_warnings.csv`` and
+    ``truth.json``."""
     rng = np.random.default_rng(seed)
     fleet = _fleet(rng)
     days = (design.END - design.START).days + 1
@@ -71,6 +80,13 @@ def simulate_smart_bins(out_dir: Path, *, seed: int, effect: float) -> dict[str,
     deposits = _deposits(rng, fleet, days)
     online = _online(rng, len(fleet.bins), days)
     missed = rng.random((days, len(design.ROUTES))) < MISSED_VISIT_PROBABILITY
+    # Trucks stay in the depot while signal 8 or a black rainstorm is up; drawn from their own
+    # stream so that the weather does not reshuffle everything else a seed produces.
+    warnings = simulate_weather_warnings(
+        np.random.default_rng([seed, WEATHER_STREAM]), design.START, design.END
+    )
+    severe = [(day - design.START).days for day in severe_weather_days(warnings)]
+    missed[severe, :] = True
     route_index = np.array([list(design.ROUTES).index(r) for r in fleet.routes])
     missed_by_bin = missed[:, route_index]
     scheduled = _schedule(fleet, days)
@@ -110,6 +126,7 @@ def simulate_smart_bins(out_dir: Path, *, seed: int, effect: float) -> dict[str,
     _write_inventory(out_dir / "bins.csv", fleet)
     _write_readings(out_dir / "readings.csv", rng, fleet, observed, online)
     _write_collection_log(out_dir / "collections.csv", rng, fleet, observed)
+    write_weather_warnings(out_dir / WEATHER_WARNINGS, warnings)
     truth = _truth(fleet, observed, counterfactual, treated, rollout_day, effect, seed)
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return truth
