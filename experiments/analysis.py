@@ -18,13 +18,12 @@ from evaluation.result import Estimate
 from evaluation.router import describe, recommend
 from experiments.charts import counterfactual_figure
 from experiments.provenance import code_version, data_hash
-from experiments.spec import TrialSpec
+from experiments.spec import TrialSpec, trial_pilot
 from experiments.store import Registration
 from experiments.tracking import DATA_HEALTH_ARTIFACT, Tracker
 from experiments.trial_data import TrialData, metric_panel, prepare_trial_data
 from livinglab.errors import DataError
 from pilots.contract import MetricDefinition
-from pilots.registry import get_pilot
 
 DIAGNOSTIC_METHOD_OPTIONS = {"did": {"bootstrap_draws": 999}}
 
@@ -94,7 +93,7 @@ def evaluate_trial(
     primary one; one tracked run per metric and method."""
     spec = registration.spec
     require_data_dir(data_dir)
-    pilot = get_pilot(spec.pilot)
+    pilot = trial_pilot(spec)
     data = prepare_trial_data(spec, pilot.adapter(data_dir), data_dir)
     context = _RunContext(
         registration,

@@ -265,7 +265,8 @@ def _result_line(row: dict[str, Any]) -> str:
     if row["status"] == "point_only":
         return start + f"{row['effect']:>10.3g}  no interval: {row['message']}"
     interval = f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
-    return start + f"{row['effect']:>10.3g} {interval:>22} {row['p_value']:>7.3f}"
+    p_value = "<0.001" if row["p_value"] < 0.001 else f"{row['p_value']:.3f}"
+    return start + f"{row['effect']:>10.3g} {interval:>22} {p_value:>7}"
 
 
 if __name__ == "__main__":

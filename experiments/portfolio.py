@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.result import Estimate
-from experiments.spec import MetricRole, TrialSpec
+from experiments.spec import MetricRole, TrialSpec, trial_pilot
 from experiments.store import Registration, TrialStore
 from experiments.tracking import RunRecord, Tracker
 from pilots.contract import MetricDefinition
-from pilots.registry import get_pilot
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def portfolio(home: Path) -> list[TrialSummary]:
     rows = []
     for registration in TrialStore(home).all():
         spec = registration.spec
-        pilot = get_pilot(spec.pilot)
+        pilot = trial_pilot(spec)
         definition = pilot.metric(spec.primary.name)
         runs = tracker.runs(
             spec.id,
@@ -98,7 +97,7 @@ def trial_evidence(home: Path, trial_id: str) -> TrialEvidence:
     """The registration and latest analysis of ``trial_id`` (``UnknownNameError`` if unknown)."""
     registration = TrialStore(home).get(trial_id)
     spec = registration.spec
-    pilot = get_pilot(spec.pilot)
+    pilot = trial_pilot(spec)
     tracker = Tracker(home)
     finished = tracker.runs(spec.id, "attributes.status = 'FINISHED'", limit=200)
     if not finished:

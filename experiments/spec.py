@@ -20,7 +20,7 @@ from typing import Any, Literal
 from evaluation.methods import METHODS, method_config
 from evaluation.multiple_testing import CORRECTIONS, Correction
 from livinglab.errors import SpecError, require_one_of
-from pilots.contract import ROLES, Role
+from pilots.contract import ROLES, Pilot, Role
 from pilots.registry import get_pilot
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{2,63}$")
@@ -41,6 +41,7 @@ TOP_LEVEL = {
     "windows": "table: pre and post as [first day, last day]",
     "metrics": "array of tables: name, role, and margin for guardrails",
     "analysis": "table: options for the planned method, robustness methods, exclude_days",
+    "data": "table: for the tabular pilot, where the data is and which metrics to compute",
 }
 SCHEDULED_BY_DAY = "day"
 CALENDAR_EXCLUSIONS = ("public_holiday", "severe_weather")
@@ -108,6 +109,7 @@ class TrialSpec:
     power: float = 0.8
     multiple_testing: Correction = "holm"
     analysis: AnalysisPlan = AnalysisPlan()
+    data: dict[str, Any] | None = None
 
     @property
     def primary(self) -> MetricRole:
@@ -163,6 +165,8 @@ class TrialSpec:
         }
         if self.analysis.to_dict():  # absent when empty, so older specs keep their hash
             data["analysis"] = self.analysis.to_dict()
+        if self.data is not None:
+            data["data"] = self.data
         return json.loads(json.dumps(data, default=_iso))
 
     def content_hash(self) -> str:
@@ -198,7 +202,7 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
             "starting with a letter or digit"
         )
     pilot_id = _text(data, "pilot")
-    pilot = get_pilot(pilot_id)
+    pilot = _configured(get_pilot(pilot_id), data.get("data"))
     method = _text(data, "planned_method")
     require_one_of("planned_method", method, METHODS)
     arms = _table(data, "arms")
@@ -246,7 +250,24 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
         power=_fraction(data, "power", default=0.8),
         multiple_testing=_correction(data.get("multiple_testing", "holm")),
         analysis=_analysis(data.get("analysis", {}), method, alpha),
+        data=json.loads(json.dumps(data["data"], default=_iso)) if "data" in data else None,
     )
+
+
+def trial_pilot(spec: TrialSpec) -> Pilot:
+    """The pilot whose data a trial reads, configured by the spec's ``[data]`` if it takes one."""
+    return _configured(get_pilot(spec.pilot), spec.data)
+
+
+def _configured(pilot: Pilot, table: Any) -> Pilot:
+    if pilot.configure is not None:
+        return pilot.configure(table)
+    if table is not None:
+        raise SpecError(
+            f"data: pilot {pilot.id!r} reads its own files; only a pilot without a plug-in "
+            "('tabular') takes a [data] table"
+        )
+    return pilot
 
 
 def _check_schedule(

@@ -7,7 +7,7 @@ definitions then say how those observations become one value per unit and period
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -170,7 +170,11 @@ class Simulator(Protocol):
 
 @dataclass(frozen=True)
 class Pilot:
-    """A pilot plug-in: what it is, how its data is read, what it measures, how it is simulated."""
+    """A pilot plug-in: what it is, how its data is read, what it measures, how it is simulated.
+
+    A configurable pilot (``configure`` set) takes its data layout and metrics from the trial
+    spec's ``[data]`` table: ``configure(table)`` returns the pilot configured for that trial.
+    """
 
     id: str
     name: str
@@ -181,6 +185,7 @@ class Pilot:
     simulator: Simulator
     demo_spec: Path
     default_effect: float
+    configure: Callable[[Any], Pilot] | None = None
 
     def metric(self, name: str) -> MetricDefinition:
         for definition in self.metrics:
