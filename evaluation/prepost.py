@@ -110,6 +110,8 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
     if config.seasonal_period:
         for season in range(1, config.seasonal_period):
             columns[f"season_{season}"] = (time % config.seasonal_period == season).astype(float)
+    for name, values in _covariate_series(treated, means["time"], panel.covariates).items():
+        columns[name] = values
     control = _control_series(panel.frame, means["time"])
     pre_terms = len(columns) - (2 if slope_change else 1)
     if config.control_series and control is not None and n_pre >= pre_terms + 2:
@@ -176,6 +178,21 @@ def estimate_prepost(panel: Panel, config: PrepostConfig | None = None) -> Estim
             "series": series(panel, y.tolist(), counterfactual.tolist(), means["time"].to_list()),
         },
     )
+
+
+def _covariate_series(
+    treated: pl.DataFrame, times: pl.Series, covariates: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Each covariate's treated mean at each of ``times``, where it varies over time."""
+    if not covariates:
+        return {}
+    means = treated.group_by("time").agg(pl.col(c).mean() for c in covariates)
+    aligned = pl.DataFrame({"time": times}).join(means, on="time", how="left")
+    return {
+        name: aligned[name].fill_null(0.0).to_numpy().astype(float)
+        for name in covariates
+        if aligned[name].drop_nulls().n_unique() > 1
+    }
 
 
 def _control_series(frame: pl.DataFrame, times: pl.Series) -> np.ndarray | None:

@@ -49,6 +49,7 @@ ANALYSIS_FIELDS = {
     "options": "a table of options for the planned method",
     "robustness": "a list of other methods to run on the primary metric",
     "exclude_days": f"a list of calendar days to leave out: {', '.join(CALENDAR_EXCLUSIONS)}",
+    "adjust_for": "calendar days the before/after regression adjusts for (prepost only)",
 }
 
 
@@ -72,18 +73,22 @@ class AnalysisPlan:
 
     ``options`` go to the planned method (``design = "cluster"`` for ``randomized``);
     ``robustness`` methods run on the primary metric beside the planned one; ``exclude_days``
-    drops observations on public holidays or severe-weather days before metrics are computed.
+    drops observations on public holidays or severe-weather days before metrics are computed;
+    ``adjust_for`` adds the share of each period's days that were such days as regressors of the
+    before/after regression (with a control arm the comparison itself removes them).
     """
 
     options: tuple[tuple[str, Any], ...] = ()
     robustness: tuple[str, ...] = ()
     exclude_days: tuple[str, ...] = ()
+    adjust_for: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = {
             "options": dict(self.options),
             "robustness": list(self.robustness),
             "exclude_days": list(self.exclude_days),
+            "adjust_for": list(self.adjust_for),
         }
         return {key: value for key, value in data.items() if value}
 
@@ -314,7 +319,18 @@ def _analysis(value: Any, method: str, alpha: float) -> AnalysisPlan:
     exclude = _name_list(value, "exclude_days")
     for name in exclude:
         require_one_of("analysis.exclude_days", name, CALENDAR_EXCLUSIONS)
-    return AnalysisPlan(tuple(sorted(options.items())), robustness, exclude)
+    adjust = _name_list(value, "adjust_for")
+    for name in adjust:
+        require_one_of("analysis.adjust_for", name, CALENDAR_EXCLUSIONS)
+    if adjust and method != "prepost":
+        raise SpecError(
+            f"analysis.adjust_for: only the before/after method (prepost) adjusts for calendar "
+            f"days; {method!r} compares with controls that share them, so use exclude_days"
+        )
+    if set(adjust) & set(exclude):
+        both = ", ".join(sorted(set(adjust) & set(exclude)))
+        raise SpecError(f"analysis: {both} days cannot be both excluded and adjusted for")
+    return AnalysisPlan(tuple(sorted(options.items())), robustness, exclude, adjust)
 
 
 def _name_list(table: dict[str, Any], key: str) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ class TrialData:
     table: pl.LazyFrame
     assignment: pl.DataFrame
     schedule: pl.DataFrame | None
+    calendar: pl.DataFrame
     health: dict[str, Any]
 
 
@@ -72,7 +73,7 @@ def prepare_trial_data(spec: TrialSpec, observations: Observations, data_dir: Pa
             "rows_excluded": int(rows_excluded),
         },
     }
-    return TrialData(spec, table, assignment, schedule, health)
+    return TrialData(spec, table, assignment, schedule, calendar, health)
 
 
 def metric_panel(
@@ -90,6 +91,8 @@ def metric_panel(
     if definition.aggregation == "ratio" and method == "randomized":
         values = values.with_columns(pl.col("events").alias("value"))
         covariates, options = ("exposure",), {"exposure": "exposure"}
+    if method == "prepost" and spec.analysis.adjust_for:
+        values, covariates = _with_calendar_shares(values, data.calendar, definition, spec)
     if data.schedule is not None:
         panel = build_switchback_panel(
             values,
@@ -109,6 +112,20 @@ def metric_panel(
             covariates=covariates,
         )
     return panel, options
+
+
+def _with_calendar_shares(
+    values: pl.LazyFrame, calendar: pl.DataFrame, definition: MetricDefinition, spec: TrialSpec
+) -> tuple[pl.LazyFrame, tuple[str, ...]]:
+    """Each period's share of days that were public holidays or severe-weather days."""
+    every = {"day": "1d", "week": "1w", "month": "1mo"}[definition.time_grain]
+    names = tuple(f"{kind}_share" for kind in spec.analysis.adjust_for)
+    shares = calendar.group_by(pl.col("date").dt.truncate(every).alias("period_start")).agg(
+        pl.col(kind).cast(pl.Float64).mean().alias(f"{kind}_share")
+        for kind in spec.analysis.adjust_for
+    )
+    joined = values.join(shares.lazy(), on="period_start", how="left")
+    return joined.with_columns(pl.col(names).fill_null(0.0)), names
 
 
 def _calendar(spec: TrialSpec, data_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:

@@ -111,6 +111,29 @@ def test_seasonal_dummies_remove_a_repeating_pattern() -> None:
     assert plain.effect != pytest.approx(2.0, abs=1e-3)
 
 
+def test_a_calendar_covariate_separates_severe_weather_from_the_effect() -> None:
+    # Severe weather takes 4 units off a week in proportion to its share of the week's days;
+    # two stormy weeks fall just after the start, which a plain before/after reads as the pilot.
+    storm = [0.0] * 24
+    storm[3], storm[13], storm[14] = 3 / 7, 5 / 7, 2 / 7
+    values = [20 + 2.0 * (t >= 12) - 4 * storm[t] for t in range(24)]
+    panel = series_panel(values, 12)
+    panel = Panel(
+        panel.frame.with_columns(pl.Series("severe_weather_share", storm)),
+        "y",
+        panel.times,
+        covariates=("severe_weather_share",),
+    )
+    adjusted = estimate_prepost(panel, PrepostConfig(trend=False))
+    assert adjusted.effect == pytest.approx(2.0, abs=1e-8)
+    assert adjusted.details["coefficients"]["severe_weather_share"] == pytest.approx(-4.0)
+    plain = estimate_prepost(series_panel(values, 12), PrepostConfig(trend=False, errors="hac"))
+    # Unadjusted OLS is the difference of means: 2 - 4 * (5/7 + 2/7) / 12 post weeks + 4 * (3/7) / 12 pre weeks = 1.809...
+    assert plain.effect == pytest.approx(2 - 4 * 1 / 12 + 4 * (3 / 7) / 12, abs=1e-8)
+    calm = panel.with_frame(panel.frame.with_columns(pl.lit(0.0).alias("severe_weather_share")))
+    assert "severe_weather_share" not in estimate_prepost(calm).details["coefficients"]
+
+
 def test_too_many_terms_for_the_pre_period_cannot_be_estimated() -> None:
     values = [float(t % 3) for t in range(12)]
     estimate = estimate_prepost(series_panel(values, 6), PrepostConfig(seasonal_period=6))

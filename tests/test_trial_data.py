@@ -99,3 +99,19 @@ def test_robustness_runs_are_tracked_apart_from_the_registered_results(
     assert [(method, run_id) for method, _, run_id in evidence.robustness] == [
         ("did", check.run_id)
     ]
+
+
+def test_a_before_after_analysis_adjusts_for_the_share_of_holidays_in_each_week(
+    smart_bins_data: Path,
+) -> None:
+    spec = spec_with(planned_method="prepost", analysis={"adjust_for": ["public_holiday"]})
+    data = prepare_trial_data(spec, PILOT.adapter(smart_bins_data), smart_bins_data)
+    panel, _ = metric_panel(data, COLLECTIONS, "prepost")
+    assert panel.covariates == ("public_holiday_share",)
+    shares = dict(panel.frame.select("time", "public_holiday_share").unique().rows())
+    week_of = {day: index for index, day in enumerate(panel.times)}
+    # Chinese New Year 2026 falls on Tuesday 17 to Thursday 19 February: 3 of that week's 7 days.
+    assert shares[week_of[date(2026, 2, 16)]] == 3 / 7
+    assert shares[week_of[date(2026, 1, 12)]] == 0.0
+    # Other methods compare with controls that share the calendar: no adjustment for them.
+    assert metric_panel(data, COLLECTIONS, "did")[0].covariates == ()
