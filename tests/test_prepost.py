@@ -128,7 +128,8 @@ def test_a_calendar_covariate_separates_severe_weather_from_the_effect() -> None
     assert adjusted.effect == pytest.approx(2.0, abs=1e-8)
     assert adjusted.details["coefficients"]["severe_weather_share"] == pytest.approx(-4.0)
     plain = estimate_prepost(series_panel(values, 12), PrepostConfig(trend=False, errors="hac"))
-    # Unadjusted OLS is the difference of means: 2 - 4 * (5/7 + 2/7) / 12 post weeks + 4 * (3/7) / 12 pre weeks = 1.809...
+    # Unadjusted OLS is the difference of means:
+    # 2 - 4 * (5/7 + 2/7) / 12 post weeks + 4 * (3/7) / 12 pre weeks = 1.809...
     assert plain.effect == pytest.approx(2 - 4 * 1 / 12 + 4 * (3 / 7) / 12, abs=1e-8)
     calm = panel.with_frame(panel.frame.with_columns(pl.lit(0.0).alias("severe_weather_share")))
     assert "severe_weather_share" not in estimate_prepost(calm).details["coefficients"]
