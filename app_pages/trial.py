@@ -47,10 +47,15 @@ if primary is not None:
 
 with st.expander("Design", expanded=primary is None):
     start = spec.common_start()
-    st.markdown(
-        f"- **Arms** (assigned by {spec.assigned_by}): treated {', '.join(spec.treated)}; "
+    arms = (
+        f"- **Switchback**: {len(spec.treated)} service days with the treatment and "
+        f"{len(spec.control)} without, drawn at random\n"
+        if spec.switchback
+        else f"- **Arms** (assigned by {spec.assigned_by}): treated {', '.join(spec.treated)}; "
         f"control {', '.join(spec.control)}\n"
-        f"- **Treatment starts** {start or 'on different dates per unit'}\n"
+    )
+    st.markdown(
+        arms + f"- **Treatment starts** {start or 'on different dates per unit'}\n"
         f"- **Before** {spec.pre[0]} to {spec.pre[1]}; **after** {spec.post[0]} to {spec.post[1]}\n"
         f"- **Planned method** `{spec.planned_method}`; minimum detectable effect "
         f"{spec.mde:.0%}; alpha {spec.alpha}; power {spec.power:.0%}\n"
@@ -106,6 +111,22 @@ for item in evidence.metrics:
         }
     )
 
+for method, estimate, _ in evidence.robustness:
+    rows.append(
+        {
+            "Metric": f"{primary.definition.label if primary else ''} (check)",
+            "Role": "robustness",
+            "Method": method,
+            "Effect": estimate.effect,
+            "95% CI low": estimate.ci_low,
+            "95% CI high": estimate.ci_high,
+            "Relative": estimate.relative_effect,
+            "p-value": format_p(estimate.p_value),
+            "Status": estimate.status,
+            "Unit": primary.definition.unit if primary else "",
+        }
+    )
+
 st.subheader("Results")
 st.dataframe(pl.DataFrame(rows, strict=False), hide_index=True, key="results_table")
 
@@ -116,6 +137,13 @@ if health:
             f"{health['rows_read']:,} rows read = {health['rows_accepted']:,} accepted + "
             f"{health['rows_quarantined']:,} quarantined"
         )
+        for feed in health.get("coverage", []):
+            mismatch = feed["sensor_ratio_mismatch"]
+            flag = ":red-badge[Sensor ratio mismatch] " if mismatch["flag"] else ""
+            st.markdown(
+                f"**{feed['label']}**: {feed['coverage']:.1%} of expected readings. "
+                f"{flag}{mismatch['message']}"
+            )
         reasons = health.get("quarantine_reasons", {})
         if reasons:
             st.dataframe(
