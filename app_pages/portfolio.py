@@ -48,9 +48,14 @@ for trial in trials:
             relative = (
                 f" ({trial.relative_effect:+.0%})" if trial.relative_effect is not None else ""
             )
+            uncertainty = (
+                f"95% CI {trial.ci_low:+.3g} to {trial.ci_high:+.3g}, {format_p(trial.p_value)}"
+                if trial.ci_low is not None and trial.ci_high is not None
+                else "no interval: the design cannot measure its uncertainty"
+            )
             st.markdown(
                 f"**{trial.primary_metric}**: {trial.effect:+.3g} {trial.primary_unit}{relative}; "
-                f"95% CI {trial.ci_low:+.3g} to {trial.ci_high:+.3g}, {format_p(trial.p_value)}"
+                + uncertainty
             )
             if trial.last_analysed:
                 st.caption(f"Last analysed {trial.last_analysed:%Y-%m-%d %H:%M} UTC")
