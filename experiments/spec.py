@@ -211,8 +211,9 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
     method = _text(data, "planned_method")
     require_one_of("planned_method", method, METHODS)
     arms = _table(data, "arms")
-    treated = _names(arms, "arms.treated")
-    control = _names(arms, "arms.control")
+    by_day = arms.get("assigned_by") == SCHEDULED_BY_DAY
+    treated = _names(arms, "arms.treated", days=by_day)
+    control = _names(arms, "arms.control", days=by_day)
     overlap = sorted(set(treated) & set(control))
     if overlap:
         raise SpecError(f"arms: {', '.join(overlap)} are listed as both treated and control")
@@ -289,7 +290,7 @@ def _check_schedule(
         )
     for field, days in (("arms.treated", treated), ("arms.control", control)):
         for text in days:
-            day = _date(text, field)
+            day = date.fromisoformat(text)
             if not start <= day <= post[1]:
                 raise SpecError(
                     f"{field}: service day {day} is outside the switchback, which runs from "
@@ -307,6 +308,12 @@ def _analysis(value: Any, method: str, alpha: float) -> AnalysisPlan:
     options = value.get("options", {})
     if not isinstance(options, dict):
         raise SpecError("analysis.options: a table of option = value for the planned method")
+    reserved = sorted(set(options) & {"alpha", "seed"})
+    if reserved:
+        raise SpecError(
+            f"analysis.options: {', '.join(reserved)} cannot be set here; alpha is the spec's "
+            "own field and the seed is chosen when the analysis runs"
+        )
     try:
         method_config(method, alpha=alpha, **options)
     except SpecError as exc:
@@ -356,13 +363,24 @@ def _table(data: dict[str, Any], field: str) -> dict[str, Any]:
     return value
 
 
-def _names(table: dict[str, Any], field: str) -> tuple[str, ...]:
+def _names(table: dict[str, Any], field: str, *, days: bool = False) -> tuple[str, ...]:
+    """Unit or group names; for a switchback, service days as ``YYYY-MM-DD`` (TOML dates too)."""
     value = table.get(field.split(".")[-1])
+    if days and isinstance(value, list):
+        value = [_iso_day(v, field) for v in value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise SpecError(f"{field}: required, a non-empty list of unit or group names")
     if len(set(value)) != len(value):
         raise SpecError(f"{field}: lists a name more than once")
     return tuple(value)
+
+
+def _iso_day(value: Any, field: str) -> str:
+    """A service day in one spelling only, so that a day cannot hide in both arms."""
+    day = _date(value, field)
+    if isinstance(value, str) and value != day.isoformat():
+        raise SpecError(f"{field}: {value!r} is not written YYYY-MM-DD")
+    return day.isoformat()
 
 
 def _date(value: Any, field: str) -> date:

@@ -168,9 +168,8 @@ def _cyclone(rng: np.random.Generator, day: date) -> list[WeatherWarning]:
     peak = rng.choice(["TC3", "TC8NE", "TC8SE", "TC9", "TC10"], p=[0.45, 0.25, 0.2, 0.05, 0.05])
     ladder = ["TC1", "TC3"] + ([str(peak)] if peak != "TC3" else [])
     warnings = []
-    for code in ladder:
-        hours = float(rng.uniform(6, 20))
-        end = time + timedelta(hours=hours)
+    for code in ladder:  # whole minutes, as the warnings file records them
+        end = time + timedelta(minutes=int(rng.integers(6 * 60, 20 * 60 + 1)))
         warnings.append(WeatherWarning(code, time, end))
         time = end
     return warnings
@@ -183,7 +182,7 @@ def _rainstorm(rng: np.random.Generator, day: date) -> list[WeatherWarning]:
         ladder.append("WRAINB")
     warnings = []
     for code in ladder:
-        end = time + timedelta(hours=float(rng.uniform(1, 4)))
+        end = time + timedelta(minutes=int(rng.integers(60, 4 * 60 + 1)))
         warnings.append(WeatherWarning(code, time, end))
         time = end
     return warnings

@@ -73,7 +73,7 @@ def test_validation_names_the_field_and_the_valid_values(
 
 def test_an_unknown_pilot_lists_the_available_ones(data: dict[str, Any]) -> None:
     data["pilot"] = "flying_cars"
-    with pytest.raises(UnknownNameError, match="available pilots: smart_bins"):
+    with pytest.raises(UnknownNameError, match=r"available pilots: .*smart_bins"):
         parse_spec(data)
 
 
