@@ -90,7 +90,8 @@ class RandomizedConfig(MethodConfig):
     p-value and interval by Fisher randomization inference rather than Welch's t.
     ``n_permutations``: exact enumeration up to this many assignments, else this many random
     draws. ``washout``: switchback periods dropped after each switch. ``exposure``: covariate
-    column with each row's exposure (km, hours); the outcome is then an event count.
+    column with each row's exposure (km, hours); the outcome is then an event count, compared
+    as events per ``per`` units of exposure (1,000 km, or 1 hour for passengers per hour).
     """
 
     design: Design = "individual"
@@ -99,9 +100,12 @@ class RandomizedConfig(MethodConfig):
     n_permutations: int = 10_000
     washout: int = 0
     exposure: str | None = None
+    per: float = 1000.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not self.per > 0:
+            raise SpecError(f"per: {self.per} is not allowed; use a positive number of units")
         require_one_of("design", self.design, get_args(Design))
         require_one_of("adjustment", self.adjustment, get_args(Adjustment))
         if self.n_permutations < 1:

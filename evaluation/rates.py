@@ -1,8 +1,9 @@
 """Event rates with exposure in a randomized trial: disengagements per 1,000 km, faults per 1,000 h.
 
-Estimand: the difference between the treated and control arms' event rates per 1,000 exposure
-units after the start (treated minus control), with the rate ratio alongside. Each arm's rate is
-its total events over its total exposure, so a route driven twice as far counts twice as much.
+Estimand: the difference between the treated and control arms' event rates per ``per`` (1,000
+by default) exposure units after the start (treated minus control), with the rate ratio
+alongside. Each arm's rate is its total events over its total exposure, so a route driven twice
+as far counts twice as much.
 Identification is by randomisation, as in ``evaluation.randomized``.
 
 The model is a Poisson regression of each row's event count on an arm indicator with
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from evaluation.randomized import RandomizedConfig
 
 METHOD = "randomized"
-PER = 1_000
 OVERDISPERSED = 1.5
 
 
@@ -74,7 +74,8 @@ def compare_rates(
     """
     exposure = str(config.exposure)
     estimand = (
-        f"difference in events per {PER:,} {exposure} after the start (treated minus control)"
+        f"difference in events per {config.per:,g} {exposure} after the start "
+        "(treated minus control)"
     )
     if exposure not in panel.frame.columns:
         available = ", ".join(panel.covariates) or "none"
@@ -145,8 +146,8 @@ def compare_rates(
     n_groups = int(np.unique(groups).size)
     df = n_groups - 1
     t_crit = float(stats.t.ppf(1 - config.alpha / 2, df))
-    control_rate = PER * math.exp(params[0])
-    treated_rate = PER * math.exp(params[0] + params[1])
+    control_rate = config.per * math.exp(params[0])
+    treated_rate = config.per * math.exp(params[0] + params[1])
     effect = treated_rate - control_rate
     gradient = np.array([effect, treated_rate])
     se = float(np.sqrt(gradient @ cov @ gradient))
@@ -173,7 +174,7 @@ def compare_rates(
             **design,
             "model": model,
             "exposure": exposure,
-            "per": PER,
+            "per": config.per,
             "dispersion": dispersion,
             "negative_binomial_alpha": nb_alpha,
             "rate_ratio": rate_ratio,
@@ -192,7 +193,7 @@ def compare_rates(
             "inference": "cluster-robust Wald (delta method)",
             "randomization_p_value": fisher[0] if fisher else None,
             "randomization_exact": fisher[1] if fisher else None,
-            "series": _series(panel, exposure),
+            "series": _series(panel, exposure, config.per),
         },
     )
 
@@ -220,15 +221,15 @@ def _fisher_rate_difference(
     return float(extreme.mean()), exact
 
 
-def _series(panel: Panel, exposure: str) -> dict[str, list]:
-    """Events per 1,000 exposure units per period in each arm (control as counterfactual)."""
+def _series(panel: Panel, exposure: str, per: float) -> dict[str, list]:
+    """Events per ``per`` exposure units per period in each arm (control as counterfactual)."""
     frame = panel.frame.filter(pl.col(exposure) > 0)
     if frame["time"].null_count():
         return series(panel, [], [], [])
 
     def rate(arm: bool) -> pl.Expr:
         inside = pl.col("treated") == arm
-        return PER * pl.col("y").filter(inside).sum() / pl.col(exposure).filter(inside).sum()
+        return per * pl.col("y").filter(inside).sum() / pl.col(exposure).filter(inside).sum()
 
     rates = (
         frame.group_by("time")

@@ -65,7 +65,10 @@ def prepare_trial_data(spec: TrialSpec, observations: Observations, data_dir: Pa
     health = observations.health() | {
         "units": _arm_sizes(spec, assignment, schedule),
         "notes": notes,
-        "coverage": coverage_report(table, observations.expected, arms),
+        # Days the analysis leaves out are not expected to have data.
+        "coverage": coverage_report(
+            table, observations.expected, arms.filter(~pl.col("day").is_in(excluded.implode()))
+        ),
         "calendar": calendar_health
         | {
             "excluded": list(spec.analysis.exclude_days),
@@ -90,7 +93,8 @@ def metric_panel(
     covariates: tuple[str, ...] = ()
     if definition.aggregation == "ratio" and method == "randomized":
         values = values.with_columns(pl.col("events").alias("value"))
-        covariates, options = ("exposure",), {"exposure": "exposure"}
+        covariates = ("exposure",)
+        options = {"exposure": "exposure", "per": definition.scale}
     if method == "prepost" and spec.analysis.adjust_for:
         values, covariates = _with_calendar_shares(values, data.calendar, definition, spec)
     if data.schedule is not None:
