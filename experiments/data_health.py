@@ -36,12 +36,17 @@ def unit_days(units: pl.DataFrame, window: tuple[date, date]) -> pl.DataFrame:
 
 
 def coverage_report(
-    table: pl.LazyFrame, expected: tuple[ExpectedReadings, ...], frame: pl.DataFrame
+    table: pl.LazyFrame,
+    expected: tuple[ExpectedReadings, ...],
+    frame: pl.DataFrame,
+    units: pl.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per expected feed; ``frame`` has ``unit, day, arm, period, level``.
 
     ``arm`` is ``treated`` or ``control``, ``period`` is ``pre`` or ``post`` and ``level`` names
     the assignment level the mismatch test compares (the unit, or the day in a switchback).
+    ``units`` (the adapter's unit attributes) restricts a feed with ``units_with`` to the units
+    that carry its device.
     """
     if not expected or frame.height == 0:
         return []
@@ -52,8 +57,21 @@ def coverage_report(
         .collect()
     )
     return [
-        _feed_report(feed, counts.filter(pl.col("field") == feed.field), frame) for feed in expected
+        _feed_report(
+            feed, counts.filter(pl.col("field") == feed.field), _reporting(frame, feed, units)
+        )
+        for feed in expected
     ]
+
+
+def _reporting(
+    frame: pl.DataFrame, feed: ExpectedReadings, units: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The unit-days expected to report ``feed``: only units carrying its device, if it says."""
+    if feed.units_with is None or units is None:
+        return frame
+    equipped = units.filter(pl.col(feed.units_with).is_not_null()).select("unit")
+    return frame.join(equipped, on="unit", how="semi")
 
 
 def _feed_report(

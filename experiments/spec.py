@@ -36,7 +36,7 @@ TOP_LEVEL = {
     "alpha": "test level (default 0.05)",
     "power": "target power (default 0.8)",
     "multiple_testing": "correction across primary and secondary metrics: holm, bh or none",
-    "arms": "table: assigned_by, treated, control",
+    "arms": "table: assigned_by, treated, control, and cluster_by when units were assigned singly",
     "treatment": "table: start, or start_by_unit",
     "windows": "table: pre and post as [first day, last day]",
     "metrics": "array of tables: name, role, and margin for guardrails",
@@ -115,6 +115,7 @@ class TrialSpec:
     multiple_testing: Correction = "holm"
     analysis: AnalysisPlan = AnalysisPlan()
     data: dict[str, Any] | None = None
+    cluster_by: str | None = None
 
     @property
     def primary(self) -> MetricRole:
@@ -163,7 +164,8 @@ class TrialSpec:
                 "assigned_by": self.assigned_by,
                 "treated": list(self.treated),
                 "control": list(self.control),
-            },
+            }
+            | ({"cluster_by": self.cluster_by} if self.cluster_by else {}),
             "treatment": treatment,
             "windows": {"pre": list(self.pre), "post": list(self.post)},
             "metrics": metrics,
@@ -211,6 +213,12 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
     method = _text(data, "planned_method")
     require_one_of("planned_method", method, METHODS)
     arms = _table(data, "arms")
+    unknown_arms = sorted(set(arms) - {"assigned_by", "treated", "control", "cluster_by"})
+    if unknown_arms:
+        raise SpecError(
+            f"arms: unknown field(s) {', '.join(unknown_arms)}; allowed: assigned_by, treated, "
+            "control, cluster_by"
+        )
     by_day = arms.get("assigned_by") == SCHEDULED_BY_DAY
     treated = _names(arms, "arms.treated", days=by_day)
     control = _names(arms, "arms.control", days=by_day)
@@ -235,6 +243,14 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
     assigned_by = _text(arms, "arms.assigned_by", key="assigned_by")
     if assigned_by == SCHEDULED_BY_DAY:
         _check_schedule(treated, control, start, post)
+    cluster_by = arms.get("cluster_by")
+    if cluster_by is not None and (not isinstance(cluster_by, str) or not cluster_by.strip()):
+        raise SpecError(
+            'arms.cluster_by: the unit attribute treatment was assigned by, e.g. "unit" when '
+            "each lamppost was assigned its phase singly"
+        )
+    if cluster_by is not None and assigned_by == SCHEDULED_BY_DAY:
+        raise SpecError("arms.cluster_by: a switchback is analysed by service day; leave it out")
     alpha = _fraction(data, "alpha", default=0.05)
     return TrialSpec(
         id=trial_id,
@@ -257,6 +273,7 @@ def parse_spec(data: dict[str, Any]) -> TrialSpec:
         multiple_testing=_correction(data.get("multiple_testing", "holm")),
         analysis=_analysis(data.get("analysis", {}), method, alpha),
         data=json.loads(json.dumps(data["data"], default=_iso)) if "data" in data else None,
+        cluster_by=cluster_by.strip() if cluster_by else None,
     )
 
 

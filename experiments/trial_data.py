@@ -67,7 +67,10 @@ def prepare_trial_data(spec: TrialSpec, observations: Observations, data_dir: Pa
         "notes": notes,
         # Days the analysis leaves out are not expected to have data.
         "coverage": coverage_report(
-            table, observations.expected, arms.filter(~pl.col("day").is_in(excluded.implode()))
+            table,
+            observations.expected,
+            arms.filter(~pl.col("day").is_in(excluded.implode())),
+            observations.units,
         ),
         "calendar": calendar_health
         | {
@@ -163,6 +166,12 @@ def _assignment(spec: TrialSpec, units: pl.DataFrame) -> tuple[pl.DataFrame, lis
             f'units; use one of {attributes}, or "day" for a switchback schedule'
         )
     label = pl.col(attribute).cast(pl.String)
+    cluster_by = spec.cluster_by or attribute
+    if cluster_by not in units.columns:
+        raise SpecError(
+            f"arms.cluster_by: {cluster_by!r} is not an attribute of pilot {spec.pilot!r}'s "
+            f"units; use one of {', '.join(units.columns)}"
+        )
     starts = (
         dict.fromkeys(spec.treated, spec.treatment_start)
         if spec.treatment_start
@@ -172,10 +181,10 @@ def _assignment(spec: TrialSpec, units: pl.DataFrame) -> tuple[pl.DataFrame, lis
         "unit",
         label.is_in(list(spec.treated)).alias("treated"),
         label.is_in(list(spec.control)).alias("in_control"),
-        label.alias("cluster"),
+        pl.col(cluster_by).cast(pl.String).alias("cluster"),
         label.replace_strict(starts, default=None, return_dtype=pl.Date).alias("start"),
     )
-    present = set(assignment["cluster"].to_list())
+    present = set(units[attribute].cast(pl.String).to_list())
     absent = [name for name in (*spec.treated, *spec.control) if name not in present]
     notes = [f"arm member(s) with no units in the data: {', '.join(absent)}"] if absent else []
     in_trial = assignment.filter(pl.col("treated") | pl.col("in_control")).drop("in_control")

@@ -100,12 +100,14 @@ class ExpectedReadings:
     """A regular feed: every unit should produce ``per_day`` rows of ``field`` each day.
 
     Data health compares what arrived with this expectation (coverage, outages, and whether
-    availability differs between the arms).
+    availability differs between the arms). ``units_with`` names a unit attribute when only some
+    units carry the device: only units where it is set are expected to report.
     """
 
     field: str
     per_day: float
     label: str
+    units_with: str | None = None
 
     def __post_init__(self) -> None:
         if not self.per_day > 0:

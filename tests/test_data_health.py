@@ -380,3 +380,17 @@ def test_a_switchback_compares_service_days_not_units() -> None:
     # Welch's t over days: sd 0.0577 in each arm, t = -0.30 / 0.0408 = -7.35 on 6 df, p = 0.000325.
     assert mismatch["p_value"] == 0.000325
     assert mismatch["flag"] is True
+
+
+def test_a_feed_only_some_units_carry_is_expected_only_from_them() -> None:
+    d1, d2 = days(date(2026, 3, 1), 2)
+    weather = ExpectedReadings("fill", 4, "weather records", units_with="station")
+    units = pl.DataFrame({"unit": ["A", "B", "C"], "station": ["WS1", None, "WS2"]})
+    # A delivers everything, C half; B has no station, so its silence is no outage.
+    table = observations({("A", d1): 4, ("A", d2): 4, ("C", d1): 2, ("C", d2): 2})
+    frame = unit_frame({"A": "treated", "B": "treated", "C": "control"}, (d1, d2), d2)
+    [report] = coverage_report(table, (weather,), frame, units)
+    assert report["coverage"] == 0.75  # (1 + 1 + 0.5 + 0.5) / 4 equipped unit-days
+    assert report["outages"]["unit_days_without_data"] == 0
+    [unrestricted] = coverage_report(table, (FILL,), frame, units)
+    assert unrestricted["coverage"] == 0.5  # B's two dark days count when every unit reports

@@ -407,3 +407,23 @@ def test_service_days_may_be_written_as_toml_dates() -> None:
     assert (spec.treated, spec.control) == (("2026-03-30", "2026-04-01"), ("2026-03-31",))
     assert spec.switchback
     assert parse_spec(spec.to_dict()) == spec
+
+
+def test_cluster_by_names_the_level_units_were_assigned_at() -> None:
+    data = tomllib.loads(BASE)
+    data["arms"]["cluster_by"] = "unit"
+    spec = parse_spec(data)
+    assert spec.cluster_by == "unit"
+    assert spec.to_dict()["arms"]["cluster_by"] == "unit"
+    assert parse_spec(spec.to_dict()) == spec
+    assert spec.content_hash() != parse_spec(tomllib.loads(BASE)).content_hash()
+    data["arms"]["cluster_by"] = ""
+    with pytest.raises(SpecError, match=r"arms\.cluster_by: the unit attribute"):
+        parse_spec(data)
+
+
+def test_unknown_arms_fields_are_named() -> None:
+    data = tomllib.loads(BASE)
+    data["arms"]["clusters"] = "unit"
+    with pytest.raises(SpecError, match=r"arms: unknown field\(s\) clusters; allowed"):
+        parse_spec(data)
