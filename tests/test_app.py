@@ -13,7 +13,14 @@ from tests.conftest import PROJECT
 
 APP = str(PROJECT / "app.py")
 TRIAL_PAGE = "app_pages/trial.py"
-TIMEOUT = 180
+TIMEOUT = 300
+DEMO_TRIALS = (
+    "autonomous-shuttle-2026",
+    "kowloon-east-2026",
+    "parking-meters-2026",
+    "smart-bins-2026",
+    "smart-lampposts-2026",
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +52,23 @@ def test_portfolio_shows_each_trial_with_its_primary_effect(
     monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not app.exception
-    assert [m.value for m in app.metric] == ["1", "1"]
+    assert [m.value for m in app.metric] == [str(len(DEMO_TRIALS))] * 2
     text = text_of(app)
-    assert "**Collections per bin-week**" in text
-    assert "95% CI" in text
-    assert "p < 0.001" in text
+    for label in (
+        "**Collections per bin-week**",
+        "**Energy per lamp-night**",
+        "**Peak-hour mean speed**",
+        "**Journey time**",
+        "**Occupied minutes per meter-hour**",
+    ):
+        assert label in text
+    assert text.count("95% CI") == len(DEMO_TRIALS)
     table = app.dataframe[0].value
-    assert list(table["Trial"]) == ["smart-bins-2026"]
-    assert table["95% CI low"][0] <= table["Effect"][0] <= table["95% CI high"][0]
+    assert sorted(table["Trial"]) == sorted(DEMO_TRIALS)
+    for low, effect, high in zip(
+        table["95% CI low"], table["Effect"], table["95% CI high"], strict=True
+    ):
+        assert low <= effect <= high
 
 
 def test_trial_page_shows_design_evidence_and_results(
@@ -76,7 +92,8 @@ def test_trial_page_shows_design_evidence_and_results(
     assert "Guardrail: may worsen by at most 15" in text
     assert len(app.get("plotly_chart")) == 3
     results = app.dataframe[0].value
-    assert list(results["Role"]) == ["primary", "secondary", "guardrail"]
+    assert list(results["Role"]) == ["primary", "secondary", "guardrail", "robustness"]
+    assert list(results["Method"]) == ["randomized"] * 3 + ["did"]
 
 
 def test_trial_page_with_an_unknown_id_explains_instead_of_failing(
@@ -87,7 +104,9 @@ def test_trial_page_with_an_unknown_id_explains_instead_of_failing(
     app.query_params["id"] = "no-such-trial"
     app.switch_page(TRIAL_PAGE).run()
     assert not app.exception
-    assert "unknown trial 'no-such-trial'; registered trials: smart-bins-2026" in app.error[0].value
+    message = app.error[0].value
+    assert "unknown trial 'no-such-trial'; registered trials: " in message
+    assert all(trial in message for trial in DEMO_TRIALS)
 
 
 def test_trial_page_without_an_id_points_to_the_portfolio(
@@ -97,3 +116,17 @@ def test_trial_page_without_an_id_points_to_the_portfolio(
     app = AppTest.from_file(APP, default_timeout=TIMEOUT).switch_page(TRIAL_PAGE).run()
     assert not app.exception
     assert "No trial chosen" in app.info[0].value
+
+
+def test_a_switchback_trial_page_describes_its_schedule_in_words(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.query_params["id"] = "autonomous-shuttle-2026"
+    app.switch_page(TRIAL_PAGE).run()
+    assert not app.exception
+    text = text_of(app)
+    assert "**Switchback**: 42 service days with the treatment and 42 without" in text
+    assert "2026-06-02" not in text  # the day-by-day schedule itself stays in the spec
+    assert "Journey time (primary)" in [s.value for s in app.subheader]
