@@ -74,11 +74,13 @@ class TrialEvaluation:
     robustness: tuple[MetricResult, ...]
     data_health: dict[str, Any]
     recommendation: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "trial": self.trial_id,
             "analysis": self.analysis_id,
+            "warnings": list(self.warnings),
             "results": [result.to_dict() for result in self.results],
             "robustness": [result.to_dict() for result in self.robustness],
             "recommended_methods": self.recommendation,
@@ -134,7 +136,13 @@ def evaluate_trial(
             tracker.log_number(result.run_id, "p_adjusted", adjusted[result.definition.name])
     results = [replace(r, p_adjusted=adjusted[r.definition.name]) for r in results]
     return TrialEvaluation(
-        spec.id, context.analysis_id, tuple(results), tuple(robustness), data.health, recommendation
+        spec.id,
+        context.analysis_id,
+        tuple(results),
+        tuple(robustness),
+        data.health,
+        recommendation,
+        unreachable_significance(results, spec),
     )
 
 
@@ -208,6 +216,25 @@ class _RunContext:
             self.tracker.fail(run_id, error)
             raise
         return estimate, panel, run_id, diagnostics
+
+
+def unreachable_significance(results: list[MetricResult], spec: TrialSpec) -> tuple[str, ...]:
+    """Say so when a permutation p-value's floor, once Holm-corrected, can never reach alpha.
+
+    Holm multiplies the smallest p-value by the family's size; Benjamini-Hochberg leaves equal
+    smallest p-values as they are, so only Holm can put significance out of reach.
+    """
+    family = [r for r in results if r.p_adjusted is not None and r.role != "guardrail"]
+    floors = [r.estimate.details.get("p_value_min") for r in family]
+    floor = max((f for f in floors if f is not None), default=None)
+    if floor is None or spec.multiple_testing != "holm" or len(family) * floor <= spec.alpha:
+        return ()
+    return (
+        f"the smallest p-value this design can give is {floor:.3g}; Holm-corrected across "
+        f"{len(family)} metrics it cannot fall below {min(1.0, len(family) * floor):.3g}, "
+        f"so no metric can reach alpha = {spec.alpha:g}: register fewer primary and secondary "
+        "metrics or find more donors",
+    )
 
 
 def _randomized(spec: TrialSpec) -> bool:

@@ -228,6 +228,7 @@ def _as_text(report: dict[str, Any]) -> str:
     header = f"{'metric':<30} {'role':<10} {'method':<10} {'effect':>10} {'95% CI':>22} {'p':>7}"
     lines += [header, "-" * len(header)]
     lines += [_result_line(row) for row in [*report["results"], *report.get("robustness", [])]]
+    lines += [f"Warning: {warning}" for warning in report.get("warnings", [])]
     recommended = report.get("recommended_methods") or {}
     if recommended:
         robustness = ", ".join(recommended["robustness"]) or "none"

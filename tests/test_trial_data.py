@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from experiments.analysis import evaluate_trial
+from evaluation.result import Estimate
+from experiments.analysis import MetricResult, evaluate_trial, unreachable_significance
 from experiments.portfolio import portfolio, trial_evidence
 from experiments.spec import parse_spec
 from experiments.store import TrialStore
@@ -115,3 +117,24 @@ def test_a_before_after_analysis_adjusts_for_the_share_of_holidays_in_each_week(
     assert shares[week_of[date(2026, 1, 12)]] == 0.0
     # Other methods compare with controls that share the calendar: no adjustment for them.
     assert metric_panel(data, COLLECTIONS, "did")[0].covariates == ()
+
+
+def synth_result(name: str, role: str, p_adjusted: float) -> MetricResult:
+    estimate = Estimate(
+        "synth", "", 1.0, 0.5, 0.1, 1.9, 1 / 41, 0.1, 100, 41, 1, details={"p_value_min": 1 / 41}
+    )
+    return MetricResult(replace(COLLECTIONS, name=name), role, None, estimate, "run", p_adjusted)
+
+
+def test_a_holm_family_that_no_placebo_p_value_can_clear_is_flagged() -> None:
+    spec = spec_with(multiple_testing="holm")
+    three = [synth_result(n, r, 0.07) for n, r in (("a", "primary"), ("b", "secondary"))] + [
+        synth_result("c", "secondary", 0.07)
+    ]
+    # 40 donors: p >= 1/41 = 0.0244; Holm over three metrics: 3/41 = 0.073 > 0.05.
+    (warning,) = unreachable_significance(three, spec)
+    assert "cannot fall below 0.0732" in warning
+    # Two metrics: 2/41 = 0.049 can still clear 0.05; a guardrail is outside the family.
+    two = [*three[:2], replace(three[2], role="guardrail")]
+    assert unreachable_significance(two, spec) == ()
+    assert unreachable_significance(three, spec_with(multiple_testing="bh")) == ()
