@@ -208,3 +208,28 @@ def test_quarantined_rows_do_not_stop_the_analysis(
     assert health["files"]["readings.csv"]["rows_quarantined"] >= 2
     assert health["rows_read"] == health["rows_accepted"] + health["rows_quarantined"]
     assert report["results"][0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("seed", "effect"), [(21, -0.3), (22, -0.3), (23, 0.0)])
+def test_the_cluster_randomized_trial_recovers_the_effect_across_seeds(
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    seed: int,
+    effect: float,
+) -> None:
+    data = tmp_path / "data"
+    truth = run_json(
+        capsys, "simulate", "smart_bins", "--out", str(data), "--seed", str(seed),
+        "--effect", str(effect),
+    )  # fmt: skip
+    report = run_json(
+        capsys, "evaluate", str(SMART_BINS_SPEC), "--data", str(data), "--format", "json"
+    )
+    primary = report["results"][0]
+    injected = truth["metrics"]["collections_per_bin_week"]["effect"]
+    assert primary["ci_low"] <= injected <= primary["ci_high"], seed
+    if effect:
+        assert primary["p_value"] < 0.05  # 924 possible draws: p can go down to 1/924
+    else:
+        assert primary["p_value"] > 0.05
