@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from livinglab.errors import DataError
@@ -26,6 +26,7 @@ from pilots.autonomous_vehicles.adapter import load_autonomous_vehicles
 from pilots.autonomous_vehicles.dmv_csv import UNBALANCED, normalise_header
 from pilots.autonomous_vehicles.metrics import METRICS
 from pilots.contract import OBSERVATION_SCHEMA, Observations
+from tests.cli_helpers import FUZZ, Damage, damaged_copy
 
 GOLDEN = Path(__file__).parent / "golden" / "autonomous_vehicles"
 HKT = ZoneInfo("Asia/Hong_Kong")
@@ -307,37 +308,13 @@ DAMAGE = st.tuples(
 )
 
 
-def _damage(raw: bytes, kind: str, where: float, payload: bytes) -> bytes:
-    lines = raw.split(b"\n")
-    line = min(int(where * len(lines)), len(lines) - 1)
-    position = int(where * len(raw))
-    if kind == "insert":
-        return raw[:position] + payload + raw[position:]
-    if kind == "delete_line":
-        return b"\n".join(lines[:line] + lines[line + 1 :])
-    if kind == "replace_line":
-        return b"\n".join([*lines[:line], payload, *lines[line + 1 :]])
-    return raw[:position]
-
-
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(damages=st.lists(DAMAGE, min_size=1, max_size=4))
-def test_damaged_files_never_crash_the_adapter(
-    tmp_path: Path, damages: list[tuple[str, str, float, bytes]]
-) -> None:
+def test_damaged_files_never_crash_the_adapter(tmp_path: Path, damages: list[Damage]) -> None:
     """Inserted bytes, deleted or replaced lines and truncation: only a header lost from the
     fleet register or trip log is a DataError; otherwise every count adds up and no identifier
     leaks."""
-    directory = tmp_path / "fuzz"
-    shutil.rmtree(directory, ignore_errors=True)
-    shutil.copytree(GOLDEN, directory)
-    for file, kind, where, payload in damages:
-        path = directory / file
-        path.write_bytes(_damage(path.read_bytes(), kind, where, payload))
+    directory = damaged_copy(GOLDEN, tmp_path / "fuzz", damages)
     try:
         obs = load_autonomous_vehicles(directory)
     except DataError as error:

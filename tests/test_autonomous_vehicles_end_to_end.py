@@ -5,33 +5,24 @@ Seeds 1, 2 and 3 are the first three seeds, not chosen for their results.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from experiments.cli import main
 from experiments.tracking import Tracker
 from pilots.autonomous_vehicles import PILOT
+from tests.cli_helpers import simulate_and_evaluate
 
-SPEC = str(PILOT.demo_spec)
 TRIAL = "autonomous-shuttle-2026"
 PRIMARY = "journey_time_min"
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def simulate_and_evaluate(
+def simulated_trial(
     capsys: pytest.CaptureFixture[str], data: Path, seed: int, *effect: str
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
     """``truth.json``, the results by metric, and the data health of one simulated trial."""
-    args = ("simulate", "autonomous_vehicles", "--out", str(data), "--seed", str(seed))
-    truth = run_json(capsys, *args, *effect)
-    report = run_json(capsys, "evaluate", SPEC, "--data", str(data), "--format", "json")
+    truth, report = simulate_and_evaluate(capsys, PILOT, data, seed, *effect)
     assert report["trial"] == TRIAL
     results = {row["metric"]: row for row in report["results"]}
     return truth, results, report["data_health"]
@@ -41,7 +32,7 @@ def test_the_switchback_recovers_the_default_effect_for_three_seeds(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for seed in (1, 2, 3):
-        truth, results, health = simulate_and_evaluate(capsys, tmp_path / str(seed), seed)
+        truth, results, health = simulated_trial(capsys, tmp_path / str(seed), seed)
         assert truth["effect_parameter"] == PILOT.default_effect
         assert set(results) == set(truth["metrics"]) - {"disengagements_per_1000_km"}
         for row in results.values():
@@ -71,7 +62,7 @@ def test_the_switchback_recovers_the_default_effect_for_three_seeds(
 def test_without_an_effect_the_interval_covers_zero(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth, results, _ = simulate_and_evaluate(capsys, tmp_path / "null", 1, "--effect", "0")
+    truth, results, _ = simulated_trial(capsys, tmp_path / "null", 1, "--effect", "0")
     assert truth["metrics"][PRIMARY]["effect"] == pytest.approx(0.0, abs=0.01)
     primary = results[PRIMARY]
     assert primary["ci_low"] <= 0.0 <= primary["ci_high"]

@@ -8,7 +8,6 @@ can be seen (the simulator draws the season's warnings first from its seeded gen
 from __future__ import annotations
 
 import csv
-import json
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 
 from livinglab.errors import InputError
 from pilots.autonomous_vehicles import PILOT, design
-from pilots.autonomous_vehicles.adapter import load_autonomous_vehicles
 from pilots.autonomous_vehicles.metrics import METRICS
 from pilots.autonomous_vehicles.simulator import simulate_autonomous_vehicles
 from pilots.autonomous_vehicles.trip_log import TRIP_COLUMNS
@@ -31,6 +29,7 @@ from pilots.calendar import (
     simulate_weather_warnings,
 )
 from pilots.contract import Observations
+from tests.cli_helpers import simulation_fixtures
 
 EFFECT = 0.08
 RAW_FILES = (
@@ -54,21 +53,7 @@ SEED = next(seed for seed in range(100) if set(_severe_days(seed)) & set(design.
 SEVERE_DAYS = _severe_days(SEED)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("autonomous_vehicles")
-    simulate_autonomous_vehicles(out, seed=SEED, effect=EFFECT)
-    return out
-
-
-@pytest.fixture(scope="module")
-def truth(data: Path) -> dict[str, Any]:
-    return json.loads((data / "truth.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def observations(data: Path) -> Observations:
-    return load_autonomous_vehicles(data)
+data, truth, observations = simulation_fixtures(PILOT, seed=SEED, effect=EFFECT)
 
 
 @pytest.fixture(scope="module")

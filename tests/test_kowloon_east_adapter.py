@@ -21,11 +21,10 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from livinglab.errors import DataError
@@ -33,9 +32,9 @@ from pilots.aggregation import metric_values
 from pilots.contract import OBSERVATION_SCHEMA, Observations
 from pilots.kowloon_east.adapter import load_kowloon_east
 from pilots.kowloon_east.metrics import CARPARK_FULL, JOURNEY_TIME, PEAK_SPEED
+from tests.cli_helpers import FUZZ, Damage, damaged_copy, hkt
 
 GOLDEN = Path(__file__).parent / "golden" / "kowloon_east"
-HKT = ZoneInfo("Asia/Hong_Kong")
 KE, MK = "Kowloon East", "Mong Kok"
 SEGMENTS = "irnAvgSpeed/*-irnAvgSpeed-all.xml (4 snapshots)"
 VACANCY = "vacancy/vacancy_YYYYMMDD-HH.json (3 snapshots)"
@@ -45,10 +44,6 @@ DETECTORS = "rawSpeedVol/*-rawSpeedVol-all.xml (2 files)"
 @pytest.fixture(scope="module")
 def golden() -> Observations:
     return load_kowloon_east(GOLDEN)
-
-
-def hkt(*args: int) -> datetime:
-    return datetime(*args, tzinfo=HKT)
 
 
 def values(obs: Observations, field: str, unit: str) -> list[tuple[datetime, float]]:
@@ -430,35 +425,10 @@ DAMAGE = st.tuples(
 )
 
 
-def damage(data: Path, file: str, kind: str, where: float, junk: bytes) -> None:
-    path = data / file
-    content = path.read_bytes()
-    at = int(where * len(content))
-    if kind == "insert":
-        content = content[:at] + junk + content[at:]
-    elif kind == "truncate":
-        content = content[:at]
-    else:
-        lines = content.split(b"\n")
-        del lines[int(where * (len(lines) - 1))]
-        content = b"\n".join(lines)
-    path.write_bytes(content)
-
-
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(damages=st.lists(DAMAGE, min_size=1, max_size=4))
-def test_damaged_files_never_crash_the_adapter(
-    tmp_path: Path, damages: list[tuple[str, str, float, bytes]]
-) -> None:
-    data = tmp_path / "fuzz"
-    shutil.rmtree(data, ignore_errors=True)
-    shutil.copytree(GOLDEN, data)
-    for file, kind, where, junk in damages:
-        damage(data, file, kind, where, junk)
+def test_damaged_files_never_crash_the_adapter(tmp_path: Path, damages: list[Damage]) -> None:
+    data = damaged_copy(GOLDEN, tmp_path / "fuzz", damages)
     try:
         obs = load_kowloon_east(data)
     except DataError as error:  # only a header or column the whole file depends on

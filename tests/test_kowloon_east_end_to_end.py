@@ -8,47 +8,24 @@ p-value never fell below 0.05.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from experiments.cli import main
 from pilots.kowloon_east import PILOT
+from tests.cli_helpers import simulate_and_evaluate
 
-SPEC = PILOT.demo_spec
 PRIMARY = "peak_hour_speed"
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def simulate_and_evaluate(
-    capsys: pytest.CaptureFixture[str], data: Path, seed: int, effect: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    truth = run_json(
-        capsys,
-        "simulate",
-        "kowloon_east",
-        "--out",
-        str(data),
-        "--seed",
-        str(seed),
-        "--effect",
-        str(effect),
-    )
-    report = run_json(capsys, "evaluate", str(SPEC), "--data", str(data), "--format", "json")
-    return truth, report
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_synthetic_control_recovers_the_injected_speed_gain(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
 ) -> None:
-    truth, report = simulate_and_evaluate(capsys, tmp_path / "data", seed, PILOT.default_effect)
+    effect = str(PILOT.default_effect)
+    truth, report = simulate_and_evaluate(
+        capsys, PILOT, tmp_path / "data", seed, "--effect", effect
+    )
     results = {row["metric"]: row for row in report["results"]}
     assert set(results) == set(truth["metrics"])
     primary = results[PRIMARY]
@@ -84,7 +61,7 @@ def test_synthetic_control_recovers_the_injected_speed_gain(
 def test_without_an_effect_the_interval_covers_zero(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth, report = simulate_and_evaluate(capsys, tmp_path / "data", 4, 0.0)
+    truth, report = simulate_and_evaluate(capsys, PILOT, tmp_path / "data", 4, "--effect", "0.0")
     assert truth["metrics"][PRIMARY]["effect"] == 0
     primary = next(row for row in report["results"] if row["metric"] == PRIMARY)
     assert primary["ci_low"] <= 0 <= primary["ci_high"]

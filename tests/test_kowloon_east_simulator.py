@@ -6,7 +6,6 @@ weekdays) is simulated per module and read back through the adapter.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 import xml.etree.ElementTree as ET
@@ -23,6 +22,7 @@ from pilots.contract import Observations
 from pilots.kowloon_east import PILOT, design
 from pilots.kowloon_east.adapter import load_kowloon_east
 from pilots.kowloon_east.simulator import simulate_kowloon_east
+from tests.cli_helpers import digest
 
 SEED = 5
 EFFECT = 0.08
@@ -58,14 +58,6 @@ def daily(observations: Observations) -> pl.DataFrame:
         pl.col("day").dt.weekday().alias("weekday"),
         pl.col("day").is_in(list(holidays)).alias("holiday"),
     )
-
-
-def digest(directory: Path) -> str:
-    sha = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        sha.update(str(path.relative_to(directory)).encode())
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 def test_files_are_written_in_the_feeds_formats(simulated: tuple[Path, dict[str, Any]]) -> None:

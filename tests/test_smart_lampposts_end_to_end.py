@@ -5,39 +5,21 @@ Seeds 1, 2 and 3 are the first three tried; they were not picked for their resul
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from experiments.cli import main
 from pilots.smart_lampposts import PILOT
+from tests.cli_helpers import simulate_and_evaluate
 
-SPEC = PILOT.demo_spec
 PRIMARY = "kwh_per_lamp_night"
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    assert main(list(argv)) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
-
-
-def simulate_and_evaluate(
-    capsys: pytest.CaptureFixture[str], data: Path, seed: int, *effect: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    truth = run_json(
-        capsys, "simulate", "smart_lampposts", "--out", str(data), "--seed", str(seed), *effect
-    )
-    report = run_json(capsys, "evaluate", str(SPEC), "--data", str(data), "--format", "json")
-    return truth, report
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_staggered_rollout_recovers_the_injected_energy_saving(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
 ) -> None:
-    truth, report = simulate_and_evaluate(capsys, tmp_path / "data", seed)
+    truth, report = simulate_and_evaluate(capsys, PILOT, tmp_path / "data", seed)
 
     assert report["trial"] == "smart-lampposts-2026"
     results = {row["metric"]: row for row in report["results"]}
@@ -60,7 +42,7 @@ def test_staggered_rollout_recovers_the_injected_energy_saving(
 def test_no_saving_is_no_effect_on_any_metric(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth, report = simulate_and_evaluate(capsys, tmp_path / "data", 1, "--effect", "0")
+    truth, report = simulate_and_evaluate(capsys, PILOT, tmp_path / "data", 1, "--effect", "0")
 
     assert {name: m["effect"] for name, m in truth["metrics"].items()} == dict.fromkeys(
         truth["metrics"], 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import re
 import zipfile
@@ -19,29 +18,15 @@ from livinglab.errors import InputError
 from pilots.calendar import hong_kong_public_holidays, read_weather_warnings, severe_weather_days
 from pilots.contract import Observations
 from pilots.smart_lampposts import PILOT, design
-from pilots.smart_lampposts.adapter import load_smart_lampposts
 from pilots.smart_lampposts.metrics import METRICS
 from pilots.smart_lampposts.simulator import simulate_smart_lampposts
+from tests.cli_helpers import digest, simulation_fixtures
 
 SEED = 3
 EFFECT = -0.3
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("smart_lampposts")
-    simulate_smart_lampposts(out, seed=SEED, effect=EFFECT)
-    return out
-
-
-@pytest.fixture(scope="module")
-def truth(data: Path) -> dict[str, Any]:
-    return json.loads((data / "truth.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def observations(data: Path) -> Observations:
-    return load_smart_lampposts(data)
+data, truth, observations = simulation_fixtures(PILOT, seed=SEED, effect=EFFECT)
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +45,6 @@ def daily(observations: Observations, data: Path) -> pl.DataFrame:
             (pl.col("day").dt.weekday() >= 6).alias("weekend"),
         )
     )
-
-
-def digest(directory: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
 
 
 def test_raw_files_are_written_in_their_real_formats(data: Path) -> None:
@@ -227,7 +204,7 @@ def test_every_quirk_reaches_the_adapter(observations: Observations) -> None:
         "the file ends early or is not JSON from this element on",
         "repeats an earlier record for this PI and BODY.HKO.TS (no new observation)",
         "volume is not a whole number from 0 to 200",
-        "the snapshot is cut short or not well-formed XML",
+        "the document breaks off or is not well-formed XML (truncated or damaged)",
     ):
         assert expected in reasons
     assert health["weather_archive"]["weather_no_record_responses"] > 0

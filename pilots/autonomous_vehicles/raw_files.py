@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from pilots.autonomous_vehicles import design
+from pilots.autonomous_vehicles.trip_log import TRIP_MEASURES
 
 if TYPE_CHECKING:
     from pilots.autonomous_vehicles.simulator import Service
@@ -147,13 +148,7 @@ def write_trip_log(
         .alias("vehicle_type"),
         stamp(start).alias("start_ts"),
         stamp(end).alias("end_ts"),
-        "km_auto",
-        "km_manual",
-        "max_speed_kmh",
-        "passengers",
-        "on_time",
-        "disengagements",
-        "incidents",
+        *TRIP_MEASURES,
     )
     lines = table.write_csv().splitlines()
     _damage_trip_log(lines, rng)

@@ -44,13 +44,8 @@ from pilots.fields import (
 )
 
 TRIP_LOG = "trip_log.csv"
-TRIP_COLUMNS = (
-    "trip_id",
-    "vehicle_id",
-    "route_id",
-    "vehicle_type",
-    "start_ts",
-    "end_ts",
+# What each trip measured, after who ran it and when (the logger writes them in this order).
+TRIP_MEASURES = (
     "km_auto",
     "km_manual",
     "max_speed_kmh",
@@ -58,6 +53,15 @@ TRIP_COLUMNS = (
     "on_time",
     "disengagements",
     "incidents",
+)
+TRIP_COLUMNS = (
+    "trip_id",
+    "vehicle_id",
+    "route_id",
+    "vehicle_type",
+    "start_ts",
+    "end_ts",
+    *TRIP_MEASURES,
 )
 LONGEST_TRIP = timedelta(hours=3)
 AV_SPEED_LIMIT_KMH = 50.0

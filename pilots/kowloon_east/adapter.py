@@ -10,8 +10,8 @@ it):
 - ``carpark_info.json`` (required) and ``vacancy/vacancy_YYYYMMDD-HH.json`` (``carparks``): the
   one-stop parking vacancy API's car-park information and hourly vacancy snapshots;
 - ``rawSpeedVol/*-rawSpeedVol-all.xml`` with ``traffic_speed_volume_occ_info.csv``
-  (``detectors``): TD strategic-road detector readings and the detector location list, required
-  together when the archive is there.
+  (``detectors``, formats in ``pilots.td_detectors``): TD strategic-road detector readings and
+  the detector location list, required together when the archive is there.
 
 A missing required file raises ``DataError``; a missing optional archive is noted under
 ``checks["feeds_missing"]`` and its metrics have no data. Every unreadable record is quarantined
@@ -35,17 +35,8 @@ from pilots.kowloon_east.carparks import (
     read_vacancy_archive,
     validate_vacancy,
 )
-from pilots.kowloon_east.detectors import (
-    detector_observations,
-    read_detector_archive,
-    validate_lanes,
-)
-from pilots.kowloon_east.lookup import (
-    DETECTOR_LOCATIONS,
-    Lookup,
-    read_detector_locations,
-    read_lookup,
-)
+from pilots.kowloon_east.detectors import detector_observations, read_detector_archive
+from pilots.kowloon_east.lookup import Lookup, read_lookup
 from pilots.kowloon_east.records import feed_health
 from pilots.kowloon_east.segments import (
     read_segment_archive,
@@ -87,17 +78,15 @@ def load_kowloon_east(data_dir: Path) -> Observations:
         files.append(feed_health(feed, vacancies.height))
         checks["car_parks"] |= vacancy_checks | {"snapshots": feed.files}
 
-    detector_feed = read_detector_archive(data_dir)
-    if detector_feed is None:
+    detectors = read_detector_archive(data_dir)
+    if detectors is None:
         missing.append("rawSpeedVol/ (traffic detector readings)")
     else:
-        locations = read_detector_locations(data_dir / DETECTOR_LOCATIONS)
-        lanes, lanes_bad = validate_lanes(detector_feed, locations.detectors["detector_id"])
-        traffic, detector_checks = detector_observations(lanes, lookup.detectors)
+        traffic, detector_checks = detector_observations(detectors.lanes, lookup.detectors)
         tables.append(traffic)
-        quarantine += [locations.quarantine, detector_feed.broken, lanes_bad]
-        files += [locations.health, feed_health(detector_feed, lanes.height)]
-        checks["detectors"] = detector_checks | {"files": detector_feed.files}
+        quarantine += [detectors.locations.quarantine, detectors.quarantine]
+        files += [detectors.locations.health, detectors.health]
+        checks["detectors"] = detector_checks | {"files": detectors.files}
 
     table = pl.concat([frame.cast(OBSERVATION_SCHEMA) for frame in tables])  # type: ignore[arg-type]
     if missing:

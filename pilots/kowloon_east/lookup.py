@@ -1,4 +1,4 @@
-"""The area lookup and the Transport Department's detector location list.
+"""The area lookup: which segments, car parks and detectors make up each area.
 
 ``area_lookup.csv`` maps every feature the pilot reads to the area (the unit of analysis) it
 belongs to, one row per feature::
@@ -12,11 +12,6 @@ belongs to, one row per feature::
 its place along the area's corridor and its length in metres, from which the corridor journey
 time is derived), ``carpark`` (a one-stop API ``park_Id``) or ``detector`` (an ``AID_ID_Number``).
 A feature mapped twice is quarantined after its first row: an area's data must not count twice.
-
-``traffic_speed_volume_occ_info.csv`` is the TD location list of the strategic-road detectors
-(FEEDS.md 2c): ``AID_ID_Number, District, Road_EN, Road_TC, Road_SC, Easting, Northing,
-Latitude, Longitude, Direction, Rotation``, UTF-8 with a byte-order mark, most values with a
-trailing space (stripped here). It says which detector ids exist.
 """
 
 from __future__ import annotations
@@ -31,10 +26,8 @@ from pilots.csv_reading import file_health, read_csv_strings, split_valid
 from pilots.fields import missing_problem, number, number_problem
 
 LOOKUP = "area_lookup.csv"
-DETECTOR_LOCATIONS = "traffic_speed_volume_occ_info.csv"
 FEATURE_TYPES = ("segment", "carpark", "detector")
 LOOKUP_COLUMNS = ("area", "district", "feature_type", "feature_id", "corridor_order", "length_m")
-LOCATION_COLUMNS = ("AID_ID_Number", "District", "Road_EN", "Latitude", "Longitude", "Direction")
 
 
 @dataclass(frozen=True)
@@ -45,15 +38,6 @@ class Lookup:
     carparks: pl.DataFrame  # park_id, area
     detectors: pl.DataFrame  # detector_id, area
     areas: pl.DataFrame  # area, district
-    quarantine: pl.DataFrame
-    health: FileHealth
-
-
-@dataclass(frozen=True)
-class DetectorLocations:
-    """Detector ids the TD location list knows, with district and road."""
-
-    detectors: pl.DataFrame  # detector_id, detector_district, road
     quarantine: pl.DataFrame
     health: FileHealth
 
@@ -93,33 +77,6 @@ def read_lookup(data_dir: Path) -> Lookup:
         detectors=by_kind["detector"].select(pl.col("feature_id").alias("detector_id"), "area"),
         areas=rows.group_by("area", maintain_order=True).agg(
             pl.col("district").filter(pl.col("district") != "").first()
-        ),
-        quarantine=pl.concat([raw.quarantine, bad]),
-        health=file_health(raw, rows.height),
-    )
-
-
-def read_detector_locations(path: Path) -> DetectorLocations:
-    """Read the TD detector location CSV (BOM and trailing spaces handled)."""
-    raw = read_csv_strings(path, LOCATION_COLUMNS)
-    stripped = raw.rows.with_columns(pl.col(LOCATION_COLUMNS).str.strip_chars())
-    rows, bad = split_valid(
-        stripped,
-        [
-            missing_problem("AID_ID_Number"),
-            number_problem("Latitude", 22.1, 22.6),
-            number_problem("Longitude", 113.8, 114.5),
-            pl.when(~pl.col("AID_ID_Number").is_first_distinct()).then(
-                pl.lit("AID_ID_Number appears more than once")
-            ),
-        ],
-        raw.file,
-    )
-    return DetectorLocations(
-        detectors=rows.select(
-            pl.col("AID_ID_Number").alias("detector_id"),
-            pl.col("District").alias("detector_district"),
-            pl.col("Road_EN").alias("road"),
         ),
         quarantine=pl.concat([raw.quarantine, bad]),
         health=file_health(raw, rows.height),

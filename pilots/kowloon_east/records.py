@@ -12,8 +12,7 @@ always add up: records read = accepted + quarantined, per feed.
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,28 +85,6 @@ def broken_rows(entries: list[tuple[str, int, str, str]]) -> pl.DataFrame:
         },
         schema=QUARANTINE_SCHEMA,
     )
-
-
-def xml_elements(data: bytes) -> tuple[Iterable[ET.Element], str | None]:
-    """Every complete element in document order, and the parser's complaint if it broke off.
-
-    A well-formed document is parsed at once; otherwise a pull parser yields the elements that
-    closed before the break (each after its children), so a truncated file keeps its complete
-    records.
-    """
-    try:
-        return ET.fromstring(data).iter(), None
-    except ET.ParseError as exc:
-        complaint = str(exc)
-    parser = ET.XMLPullParser(events=("end",))
-    elements: list[ET.Element] = []
-    try:
-        parser.feed(data)
-        elements += (element for _, element in parser.read_events())
-        parser.close()
-    except ET.ParseError:
-        elements += (element for _, element in parser.read_events())
-    return elements, complaint
 
 
 def json_results(text: str) -> tuple[list[Any], str | None]:

@@ -35,8 +35,8 @@ from pilots.kowloon_east.records import (
     archive_files,
     broken_rows,
     split_records,
-    xml_elements,
 )
+from pilots.td_detectors import BROKEN, xml_records
 
 ARCHIVE = "irnAvgSpeed"
 PATTERN = "YYYYMMDD-HHMM-irnAvgSpeed-all.xml"
@@ -52,32 +52,15 @@ def read_segment_archive(data_dir: Path) -> FeedRead:
     files = archive_files(data_dir / ARCHIVE, PATTERN)
     for path in files:
         name = f"{ARCHIVE}/{path.name}"  # quarantine rows name the file within the archive
-        elements, complaint = xml_elements(path.read_bytes())
-        header: dict[str, str | None] = {"date": None, "time": None}
-        count = 0
-        for element in elements:
-            if element.tag in header:
-                header[element.tag] = element.text
-            elif element.tag == "segment":
-                count += 1
-                fields = {child.tag: child.text for child in element}
-                columns.add(
-                    name,
-                    count,
-                    (
-                        header["date"],
-                        header["time"],
-                        fields.get("segment_id"),
-                        fields.get("speed"),
-                        fields.get("valid"),
-                    ),
-                )
+        data = path.read_bytes()
+        records, _, complaint = xml_records(data, "segment", FIELDS[:2], FIELDS[2:])
+        for count, values in enumerate(records, start=1):
+            columns.add(name, count, values)
         if complaint:
-            reason = "the document breaks off or is not well-formed XML (truncated or damaged)"
-            broken.append((name, count + 1, reason, complaint))
-        elif count == 0:
+            broken.append((name, len(records) + 1, BROKEN, complaint))
+        elif not records:
             reason = "not an irnAvgSpeed document: no <segment> inside <segment_speed_list>"
-            broken.append((name, 0, reason, path.read_bytes()[:RAW_LIMIT].decode(errors="replace")))
+            broken.append((name, 0, reason, data[:RAW_LIMIT].decode(errors="replace")))
     return FeedRead(
         f"{ARCHIVE}/*-irnAvgSpeed-all.xml ({len(files)} snapshots)",
         columns.frame(),

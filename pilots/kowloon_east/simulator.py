@@ -23,6 +23,7 @@ weeks after the start; ``truth.json`` reports it for every metric.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,17 @@ def simulate_kowloon_east(out_dir: Path, *, seed: int, effect: float) -> dict[st
     rng = np.random.default_rng(seed)
     warnings = simulate_weather_warnings(rng, design.START, design.END)
     city = draw_city(rng, warnings)
-    post = np.array([day >= design.TREATMENT_START for day in city.days])
     treated = np.array([area.name == design.TREATED_AREA for area in design.AREAS])
-    severe = np.array([day in city.severe for day in city.days])
-    speeds, online = _segment_speeds(rng, city, treated, post, severe, effect)
+    trial = Trial(
+        city,
+        treated,
+        post=np.array([day >= design.TREATMENT_START for day in city.days]),
+        severe=np.array([day in city.severe for day in city.days]),
+        effect=effect,
+    )
+    speeds, online = _segment_speeds(rng, trial)
     lengths = _corridor_lengths(rng, treated)
-    occupancies, reporting = _occupancy(rng, city, treated, post, severe, effect)
+    occupancies, reporting = _occupancy(rng, trial)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_weather_warnings(out_dir / "weather_warnings.csv", warnings)
@@ -70,7 +76,7 @@ def simulate_kowloon_east(out_dir: Path, *, seed: int, effect: float) -> dict[st
     park_read = parking_files.write_carpark_feeds(
         out_dir, rng, city.days, occupancies[1], reporting
     )
-    detector_speed = city.speed * (1 + city.speed_noise) * (1 + effect * np.outer(treated, post))
+    detector_speed = city.speed * (1 + city.speed_noise) * trial.uplift(np.arange(treated.size))
     traffic_files.write_detector_feeds(out_dir, rng, city, detector_speed)
 
     seen = delivered & online
@@ -79,58 +85,66 @@ def simulate_kowloon_east(out_dir: Path, *, seed: int, effect: float) -> dict[st
     return truth
 
 
-def _segment_speeds(
-    rng: np.random.Generator,
-    city: City,
-    treated: np.ndarray,
-    post: np.ndarray,
-    severe: np.ndarray,
-    effect: float,
-) -> tuple[list[np.ndarray], np.ndarray]:
+@dataclass(frozen=True)
+class Trial:
+    """The drawn city and the trial laid over it: which areas are treated (``treated``, per
+    area), from which day (``post``, per day), the severe-weather days and the effect."""
+
+    city: City
+    treated: np.ndarray
+    post: np.ndarray
+    severe: np.ndarray
+    effect: float
+
+    def areas_of(self, per_area: int) -> np.ndarray:
+        """The area of each sensor, when every area has ``per_area`` of them."""
+        return np.repeat(np.arange(self.treated.size), per_area)
+
+    def piloted(self, area: np.ndarray) -> np.ndarray:
+        """``(sensor, day)``: the sensor's area runs the pilot that day."""
+        return self.treated[area][:, None] & self.post[None, :]
+
+    def uplift(self, area: np.ndarray) -> np.ndarray:
+        """``(sensor, day)`` factor on speeds: ``1 + effect`` where the pilot runs, else 1."""
+        return 1 + self.effect * self.piloted(area)
+
+
+def _segment_speeds(rng: np.random.Generator, trial: Trial) -> tuple[list[np.ndarray], np.ndarray]:
     """Speeds without and with the pilot, and which segments report: (segment, day, snapshot)."""
-    n_areas, days = city.speed.shape
-    area = np.repeat(np.arange(n_areas), design.SEGMENTS_PER_AREA)
+    city, area = trial.city, trial.areas_of(design.SEGMENTS_PER_AREA)
     scale = rng.uniform(0.75, 1.25, area.size)
-    scale /= np.repeat(scale.reshape(n_areas, -1).mean(axis=1), design.SEGMENTS_PER_AREA)
-    noise = rng.normal(0, SEGMENT_NOISE, (area.size, days, SNAPSHOT_SPEED.size))
+    scale /= np.repeat(scale.reshape(trial.treated.size, -1).mean(axis=1), design.SEGMENTS_PER_AREA)
+    noise = rng.normal(0, SEGMENT_NOISE, (area.size, trial.post.size, SNAPSHOT_SPEED.size))
     base = (
         city.speed[area][:, :, None]
         * SNAPSHOT_SPEED[None, None, :]
         * scale[:, None, None]
         * (1 + city.speed_noise[area][:, :, None] + noise)
     )
-    uplift = 1 + effect * np.outer(treated[area], post)[:, :, None]
+    uplift = trial.uplift(area)[:, :, None]
     speeds = [np.round(np.clip(base * factor, 3, 121), 1) for factor in (1.0, uplift)]
-    online = _online(rng, area.size, days, "segment", severe)[:, :, None] & (
+    online = _online(rng, trial, area.size, "segment")[:, :, None] & (
         rng.random(base.shape) > 0.005
     )
     return speeds, online
 
 
-def _occupancy(
-    rng: np.random.Generator,
-    city: City,
-    treated: np.ndarray,
-    post: np.ndarray,
-    severe: np.ndarray,
-    effect: float,
-) -> tuple[list[np.ndarray], np.ndarray]:
+def _occupancy(rng: np.random.Generator, trial: Trial) -> tuple[list[np.ndarray], np.ndarray]:
     """Occupancy without and with the pilot (car park, day, hour), and which days report."""
-    n_areas, days = city.speed.shape
-    area = np.repeat(np.arange(n_areas), design.CARPARKS_PER_AREA)
+    city, area = trial.city, trial.areas_of(design.CARPARKS_PER_AREA)
     level = np.stack([city.occupancy_noon, city.occupancy_evening], axis=2)
     busy = rng.uniform(0.9, 1.15, area.size)
-    busy[treated[area]] = BUSY_TREATED_PARKS
+    busy[trial.treated[area]] = BUSY_TREATED_PARKS
     occupancy = (
         level[area] * busy[:, None, None]
         + city.occupancy_noise[area][:, :, None]
-        + rng.normal(0, PARK_NOISE, (area.size, days, 2))
+        + rng.normal(0, PARK_NOISE, (area.size, trial.post.size, 2))
     )
-    shave = np.clip(PARKING_RESPONSE * effect, -0.5, 0.9)
+    shave = np.clip(PARKING_RESPONSE * trial.effect, -0.5, 0.9)
     smoothed = occupancy - shave * np.maximum(occupancy - SHAVE_FROM, 0)
-    guided = (treated[area][:, None] & post[None, :])[:, :, None]
+    guided = trial.piloted(area)[:, :, None]
     return [occupancy, np.where(guided, smoothed, occupancy)], _online(
-        rng, area.size, days, "carpark", severe
+        rng, trial, area.size, "carpark"
     )
 
 
@@ -143,10 +157,9 @@ def _corridor_lengths(rng: np.random.Generator, treated: np.ndarray) -> np.ndarr
     return np.round(lengths.ravel(), -1)
 
 
-def _online(
-    rng: np.random.Generator, count: int, days: int, kind: str, severe: np.ndarray
-) -> np.ndarray:
+def _online(rng: np.random.Generator, trial: Trial, count: int, kind: str) -> np.ndarray:
     """Which sensors report each day: spells offline of a few days, more on severe days."""
+    days, severe = trial.severe.size, trial.severe
     offline = np.zeros((count, days), dtype=bool)
     for unit, day in np.argwhere(rng.random((count, days)) < OUTAGE_START[kind]):
         offline[unit, day : day + rng.integers(1, OUTAGE_DAYS[kind] + 1)] = True

@@ -12,13 +12,16 @@ spaces; a lookup row of an unknown feature type.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from pilots.kowloon_east import design
 from pilots.kowloon_east.model import City
+from pilots.td_detectors import LOCATION_HEADER
+
+PERIOD = timedelta(seconds=30)  # each detector period lasts 30 seconds
 
 SEGMENT_TIMES = ("08:31:00", "18:31:00")
 SEGMENT_FILE_TIMES = ("0838", "1838")  # archived some minutes after the measurement
@@ -157,7 +160,7 @@ def write_detector_feeds(
         for stem, stated, periods, kind in files:
             body = []
             for p, start in enumerate(periods):
-                end = start[:6] + ("30" if start.endswith("00") else "00")
+                end = (datetime.strptime(start, "%H:%M:%S") + PERIOD).strftime("%H:%M:%S")
                 blocks = []
                 for k, detector in enumerate(detectors):
                     readings = lanes[kind][k][day][p][1:] if single[k] else lanes[kind][k][day][p]
@@ -260,11 +263,7 @@ def _detector(detector: str, lanes: list[str]) -> str:
 
 def _write_locations(out_dir: Path, detectors: list[str]) -> None:
     """TD's location list: UTF-8 with a byte-order mark, CRLF, trailing spaces in the values."""
-    header = (
-        "AID_ID_Number,District,Road_EN,Road_TC,Road_SC,Easting,Northing,Latitude,Longitude,"
-        "Direction,Rotation"
-    )
-    rows = [header]
+    rows = [",".join(LOCATION_HEADER)]
     for index, detector in enumerate(detectors):
         area = design.AREAS[index] if index < len(design.AREAS) else design.AREAS[index % 7 + 20]
         rows.append(

@@ -10,8 +10,8 @@ reads it):
 - ``hko_weather/smart_lamppost_weather_YYYYMMDD.json`` (``weather_json``): the hourly-polled
   HKO weather API responses of the lampposts with a weather station;
 - ``td_detectors/rawSpeedVol_SLP-all_YYYYMMDD.zip`` (``detector_xml``): sampled TD detector
-  snapshots, with ``traffic_speed_volume_occ_info-slp.csv`` (``inventory``), required whenever
-  there are snapshots.
+  snapshots, with ``traffic_speed_volume_occ_info-slp.csv`` (``pilots.td_detectors``), required
+  whenever there are snapshots.
 
 Observation fields: ``kwh`` (per metered night, stamped 18:00 on the night's date), ``fault``
 (1 per work order, at the report) and ``repair_hours`` (report to repair, when repaired);
@@ -40,10 +40,11 @@ from pilots.contract import (
     Observations,
 )
 from pilots.smart_lampposts.detector_xml import ARCHIVE as DETECTOR_ARCHIVE
-from pilots.smart_lampposts.detector_xml import DetectorArchive, read_detector_archive
-from pilots.smart_lampposts.inventory import LOCATIONS, read_detector_locations, read_inventory
+from pilots.smart_lampposts.detector_xml import LOCATIONS, DetectorArchive, read_detector_archive
+from pilots.smart_lampposts.inventory import read_inventory
 from pilots.smart_lampposts.lighting_records import read_energy, read_work_orders
 from pilots.smart_lampposts.weather_json import POLLS_PER_DAY, READINGS, read_weather_archive
+from pilots.td_detectors import read_locations
 
 EXPECTED = (
     ExpectedReadings("kwh", 1.0, "Nightly energy meter readings"),
@@ -133,21 +134,21 @@ def _detectors(data_dir: Path, units: pl.DataFrame) -> DetectorArchive:
     if not snapshots and not (data_dir / LOCATIONS).is_file():
         return read_detector_archive(data_dir, pl.Series("detector_id", [], pl.String))
     try:
-        locations, raw, rejected, encoding = read_detector_locations(data_dir)
+        locations = read_locations(data_dir / LOCATIONS)
     except DataError as error:
         raise DataError(f"{error} (needed to read the snapshots in {folder})") from error
-    archive = read_detector_archive(data_dir, locations["detector_id"])
-    listed = set(locations["detector_id"])
+    listed = locations.detectors["detector_id"]
+    archive = read_detector_archive(data_dir, listed)
     return replace(
         archive,
-        quarantine=pl.concat([raw.quarantine, rejected, archive.quarantine]),
-        files=(FileHealth(raw.file, raw.rows_read, locations.height), *archive.files),
+        quarantine=pl.concat([locations.quarantine, archive.quarantine]),
+        files=(locations.health, *archive.files),
         checks=archive.checks
         | {
-            "location_list_encoding": encoding,
-            "detectors_listed": locations.height,
+            "location_list_encoding": locations.encoding,
+            "detectors_listed": locations.detectors.height,
             "inventory_detectors_not_in_location_list": sorted(
-                d for d in units["detector_id"].drop_nulls() if d not in listed
+                set(units["detector_id"].drop_nulls()) - set(listed)
             ),
         },
     )

@@ -23,10 +23,10 @@ import numpy as np
 import polars as pl
 
 from pilots.smart_lampposts import design
-from pilots.smart_lampposts.detector_xml import ARCHIVE
-from pilots.smart_lampposts.inventory import LOCATIONS
+from pilots.smart_lampposts.detector_xml import ARCHIVE, LOCATIONS
 from pilots.smart_lampposts.simulated_fleet import Days, Fleet
 from pilots.smart_lampposts.simulated_weather import device_uptime
+from pilots.td_detectors import LANE_FIELDS, LOCATION_HEADER
 
 SNAPSHOT_HOURS = (0, 8)
 # Mean vehicles per lane in 30 seconds around each snapshot.
@@ -152,7 +152,7 @@ def _lane_readings(
             "speed": texts["speed"],
             "occupancy": occupancy.astype(int).astype(str),
             "volume": texts["volume"],
-            "sd": np.char.mod("%.1f", spread),
+            "s.d.": np.char.mod("%.1f", spread),
             "valid": texts["valid"],
         }
     )
@@ -160,34 +160,15 @@ def _lane_readings(
 
 def _write_archive(folder: Path, rng: np.random.Generator, lanes: pl.DataFrame) -> None:
     """Assemble each snapshot's XML and bundle a day's snapshots in one zip; one is cut short."""
-    lane = pl.concat_str(
-        pl.lit("<lane><lane_id>"), "lane_id",
-        pl.lit("</lane_id><speed>"), "speed",
-        pl.lit("</speed><occupancy>"), "occupancy",
-        pl.lit("</occupancy><volume>"), "volume",
-        pl.lit("</volume><s.d.>"), "sd",
-        pl.lit("</s.d.><valid>"), "valid",
-        pl.lit("</valid></lane>"),
-    )  # fmt: skip
     detectors = lanes.group_by(
         "zip", "member", "date", "period", "period_from", "period_to", "detector_id", "direction",
         maintain_order=True,
-    ).agg(lane.str.join("").alias("lanes"))  # fmt: skip
-    detector = pl.concat_str(
-        pl.lit("<detector><detector_id>"), "detector_id",
-        pl.lit("</detector_id><direction>"), "direction",
-        pl.lit("</direction><lanes>"), "lanes",
-        pl.lit("</lanes></detector>"),
-    )  # fmt: skip
+    ).agg(_element("lane", *LANE_FIELDS).str.join("").alias("lanes"))  # fmt: skip
+    detector = _element("detector", "detector_id", "direction", "lanes")
     periods = detectors.group_by(
         "zip", "member", "date", "period", "period_from", "period_to", maintain_order=True
-    ).agg(detector.str.join("\n").alias("detectors"))
-    period = pl.concat_str(
-        pl.lit("<period><period_from>"), "period_from",
-        pl.lit("</period_from><period_to>"), "period_to",
-        pl.lit("</period_to><detectors>\n"), "detectors",
-        pl.lit("\n</detectors></period>"),
-    )  # fmt: skip
+    ).agg(pl.concat_str(pl.lit("\n"), detector.str.join("\n"), pl.lit("\n")).alias("detectors"))
+    period = _element("period", "period_from", "period_to", "detectors")
     documents = periods.group_by("zip", "member", "date", maintain_order=True).agg(
         period.str.join("\n").alias("periods")
     )
@@ -212,6 +193,19 @@ def _write_archive(folder: Path, rng: np.random.Generator, lanes: pl.DataFrame) 
                 )
 
 
+def _element(tag: str, *children: str) -> pl.Expr:
+    """``<tag><child>...</child>...</tag>``, each child's text from the column of its name."""
+    return pl.concat_str(
+        pl.lit(f"<{tag}>"),
+        *(
+            part
+            for child in children
+            for part in (pl.lit(f"<{child}>"), pl.col(child), pl.lit(f"</{child}>"))
+        ),
+        pl.lit(f"</{tag}>"),
+    )
+
+
 def _zip_time(stamp: str) -> tuple[int, int, int, int, int, int]:
     return (
         int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:]), 0
@@ -220,10 +214,6 @@ def _zip_time(stamp: str) -> tuple[int, int, int, int, int, int]:
 
 def _write_locations(path: Path, rng: np.random.Generator, fleet: Fleet, lamps: np.ndarray) -> None:
     """TD's detector list, with trailing spaces; UTF-16 and tabs or UTF-8 with BOM and commas."""
-    header = (
-        "AID_ID_Number", "District", "Road_EN", "Road_TC", "Road_SC", "Easting", "Northing",
-        "Latitude", "Longitude", "Direction", "Rotation",
-    )  # fmt: skip
     rows = []
     for i in lamps:
         lat, lon = float(fleet.lat[i]), float(fleet.lon[i])
@@ -244,8 +234,12 @@ def _write_locations(path: Path, rng: np.random.Generator, fleet: Fleet, lamps: 
             )
         )
     if rng.random() < 0.5:  # the December 2023 file
-        lines = ["\t".join(header)] + ["\t".join(f"{value} " for value in row) for row in rows]
+        lines = ["\t".join(LOCATION_HEADER)] + [
+            "\t".join(f"{value} " for value in row) for row in rows
+        ]
         path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-16"))
     else:  # the January 2024 file
-        lines = [",".join(header)] + [",".join(f"{value} " for value in row) for row in rows]
+        lines = [",".join(LOCATION_HEADER)] + [
+            ",".join(f"{value} " for value in row) for row in rows
+        ]
         path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
