@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages.data import home, load_trial
+from evaluation.result import Estimate
 from experiments.charts import counterfactual_figure
 from experiments.summary import effect_sentence, format_p, verdict
 from livinglab.errors import LivingLabError
@@ -16,6 +17,22 @@ VERDICT_BADGE = {
     "unclear": ":gray-badge[No clear change]",
     "not estimated": ":orange-badge[Not estimated]",
 }
+
+
+def result_row(metric: str, role: str, estimate: Estimate, unit: str) -> dict[str, object]:
+    return {
+        "Metric": metric,
+        "Role": role,
+        "Method": estimate.method,
+        "Effect": estimate.effect,
+        "95% CI low": estimate.ci_low,
+        "95% CI high": estimate.ci_high,
+        "Relative": estimate.relative_effect,
+        "p-value": format_p(estimate.p_value),
+        "Status": estimate.status,
+        "Unit": unit,
+    }
+
 
 trial_id = st.query_params.get("id")
 if not trial_id:
@@ -96,36 +113,15 @@ for item in evidence.metrics:
         st.plotly_chart(figure, key=f"chart_{definition.name}")
     for warning in estimate.warnings:
         st.caption(f"⚠️ {warning}")
-    rows.append(
-        {
-            "Metric": definition.label,
-            "Role": item.role.role,
-            "Method": estimate.method,
-            "Effect": estimate.effect,
-            "95% CI low": estimate.ci_low,
-            "95% CI high": estimate.ci_high,
-            "Relative": estimate.relative_effect,
-            "p-value": format_p(estimate.p_value),
-            "Status": estimate.status,
-            "Unit": definition.unit,
-        }
-    )
+    rows.append(result_row(definition.label, item.role.role, estimate, definition.unit))
 
-for method, estimate, _ in evidence.robustness:
-    rows.append(
-        {
-            "Metric": f"{primary.definition.label if primary else ''} (check)",
-            "Role": "robustness",
-            "Method": method,
-            "Effect": estimate.effect,
-            "95% CI low": estimate.ci_low,
-            "95% CI high": estimate.ci_high,
-            "Relative": estimate.relative_effect,
-            "p-value": format_p(estimate.p_value),
-            "Status": estimate.status,
-            "Unit": primary.definition.unit if primary else "",
-        }
-    )
+if primary is not None:
+    rows += [
+        result_row(
+            f"{primary.definition.label} (check)", "robustness", estimate, primary.definition.unit
+        )
+        for _, estimate, _ in evidence.robustness
+    ]
 
 st.subheader("Results")
 st.dataframe(pl.DataFrame(rows, strict=False), hide_index=True, key="results_table")

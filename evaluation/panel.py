@@ -102,27 +102,14 @@ def build_panel(
     cohorts = cohorts.with_columns(
         pl.Series("cohort", times.search_sorted(cohorts["start"], side="left"), pl.Int64)
     ).drop("start")
-    frame = (
-        kept.join(cohorts, on="unit", how="left")
-        .select(
-            "unit",
-            _time_index(),
-            pl.col("value").alias("y"),
-            "treated",
-            (pl.col("period_start") >= pl.coalesce("start", pl.lit(earliest))).alias("post"),
-            pl.when("treated").then("cohort").alias("cohort"),
-            pl.col("cluster").cast(pl.String),
-            pl.lit(1.0).alias("weight"),
-            *covariates,
-        )
-        .cast(PANEL_SCHEMA)  # type: ignore[arg-type]
-        .sort("unit", "time")
-    )
-    return Panel(
-        frame=frame,
+    return _panel(
+        kept.join(cohorts, on="unit", how="left"),
+        times,
+        treated=pl.col("treated"),
+        post=pl.col("period_start") >= pl.coalesce("start", pl.lit(earliest)),
+        cohort=pl.when("treated").then("cohort"),
         outcome=outcome,
-        times=tuple(times.to_list()),
-        covariates=tuple(covariates),
+        covariates=covariates,
         notes=notes,
     )
 
@@ -161,14 +148,37 @@ def build_switchback_panel(
         )
     kept = joined.filter((pl.col("period_start") < trial_start) | pl.col("treated").is_not_null())
     times = kept["period_start"].unique().sort()
+    return _panel(
+        kept,
+        times,
+        treated=pl.col("treated").fill_null(False),
+        post=pl.col("period_start") >= trial_start,
+        cohort=pl.lit(None, pl.Int64),
+        outcome=outcome,
+        covariates=covariates,
+        notes=notes,
+    )
+
+
+def _panel(
+    kept: pl.DataFrame,
+    times: pl.Series,
+    *,
+    treated: pl.Expr,
+    post: pl.Expr,
+    cohort: pl.Expr,
+    outcome: str,
+    covariates: Sequence[str],
+    notes: tuple[str, ...],
+) -> Panel:
     frame = (
         kept.select(
             "unit",
             _time_index(),
             pl.col("value").alias("y"),
-            pl.col("treated").fill_null(False),
-            (pl.col("period_start") >= trial_start).alias("post"),
-            pl.lit(None, pl.Int64).alias("cohort"),
+            treated.alias("treated"),
+            post.alias("post"),
+            cohort.alias("cohort"),
             pl.col("cluster").cast(pl.String),
             pl.lit(1.0).alias("weight"),
             *covariates,
@@ -176,13 +186,7 @@ def build_switchback_panel(
         .cast(PANEL_SCHEMA)  # type: ignore[arg-type]
         .sort("unit", "time")
     )
-    return Panel(
-        frame=frame,
-        outcome=outcome,
-        times=tuple(times.to_list()),
-        covariates=tuple(covariates),
-        notes=notes,
-    )
+    return Panel(frame, outcome, tuple(times.to_list()), tuple(covariates), notes)
 
 
 def _in_window(values: pl.LazyFrame, first: date, last: date) -> pl.LazyFrame:

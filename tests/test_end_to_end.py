@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from experiments.cli import main
 from experiments.store import TrialStore
 from experiments.tracking import Tracker
+from tests.cli_helpers import run_json
 from tests.conftest import SMART_BINS_SPEC
 
 REQUIRED_TAGS = (
@@ -24,11 +23,6 @@ REQUIRED_TAGS = (
     "code_version",
     "seed",
 )
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def test_simulate_register_evaluate_recovers_the_injected_effect(

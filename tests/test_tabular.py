@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tomllib
 from datetime import datetime
@@ -15,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from experiments.cli import main
 from experiments.spec import load_spec, parse_spec, trial_pilot
 from livinglab.errors import DataError, SpecError
 from pilots.contract import Observations
 from pilots.tabular import configure
+from tests.cli_helpers import run_json
 from tests.conftest import PROJECT
 
 SPEC = PROJECT / "experiments" / "trials" / "tabular.toml"
@@ -212,11 +211,6 @@ def test_arbitrary_lines_never_crash_the_adapter_and_counts_add_up(
     assert health["rows_read"] == health["rows_accepted"] + health["rows_quarantined"]
     assert health["rows_quarantined"] == obs.quarantine.height
     assert health["rows_read"] == sum(1 for line in lines if line.strip())
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(("seed", "effect"), [(1, -0.1), (2, -0.1), (3, 0.0)])
