@@ -20,7 +20,12 @@ from experiments.charts import counterfactual_figure
 from experiments.provenance import code_version, data_hash
 from experiments.spec import TrialSpec, trial_pilot
 from experiments.store import Registration
-from experiments.tracking import DATA_HEALTH_ARTIFACT, Tracker
+from experiments.tracking import (
+    DATA_HEALTH_ARTIFACT,
+    DIAGNOSTICS_ARTIFACT,
+    SITES_ARTIFACT,
+    Tracker,
+)
 from experiments.trial_data import TrialData, metric_panel, prepare_trial_data
 from livinglab.errors import DataError
 from pilots.contract import MetricDefinition
@@ -209,7 +214,8 @@ class _RunContext:
                 chart_html=chart.to_html(include_plotlyjs="cdn"),
                 json_artifacts={
                     DATA_HEALTH_ARTIFACT: self.data.health,
-                    "diagnostics.json": list(diagnostics),
+                    DIAGNOSTICS_ARTIFACT: list(diagnostics),
+                    SITES_ARTIFACT: self.data.sites,
                 },
             )
         except Exception as error:

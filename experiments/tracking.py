@@ -24,6 +24,8 @@ from evaluation.result import Estimate
 
 ESTIMATE_ARTIFACT = "estimate.json"
 DATA_HEALTH_ARTIFACT = "data_health.json"
+DIAGNOSTICS_ARTIFACT = "diagnostics.json"
+SITES_ARTIFACT = "sites.json"
 NUMBERS = ("effect", "se", "ci_low", "ci_high", "p_value", "relative_effect")
 
 
@@ -141,7 +143,15 @@ class Tracker:
     def data_health(self, run_id: str) -> dict[str, Any]:
         return self._json_artifact(run_id, DATA_HEALTH_ARTIFACT)
 
-    def _json_artifact(self, run_id: str, name: str) -> dict[str, Any]:
+    def diagnostics(self, run_id: str) -> list[dict[str, Any]]:
+        """The checks run on a primary metric (empty for other metrics)."""
+        return self._json_artifact(run_id, DIAGNOSTICS_ARTIFACT)
+
+    def sites(self, run_id: str) -> list[dict[str, Any]]:
+        """The units in the trial with their arm, start, district and coordinates."""
+        return self._json_artifact(run_id, SITES_ARTIFACT)
+
+    def _json_artifact(self, run_id: str, name: str) -> Any:
         with tempfile.TemporaryDirectory() as folder:
             path = self.client.download_artifacts(run_id, name, folder)
             return json.loads(Path(path).read_text())

@@ -42,6 +42,7 @@ class TrialData:
     schedule: pl.DataFrame | None
     calendar: pl.DataFrame
     health: dict[str, Any]
+    sites: list[dict[str, Any]]
 
 
 def prepare_trial_data(spec: TrialSpec, observations: Observations, data_dir: Path) -> TrialData:
@@ -79,7 +80,9 @@ def prepare_trial_data(spec: TrialSpec, observations: Observations, data_dir: Pa
             "rows_excluded": int(rows_excluded),
         },
     }
-    return TrialData(spec, table, assignment, schedule, calendar, health)
+    sites = _sites(observations.units, assignment, schedule is not None)
+    health["districts"] = sorted({site["district"] for site in sites if site.get("district")})
+    return TrialData(spec, table, assignment, schedule, calendar, health, sites)
 
 
 def metric_panel(
@@ -133,6 +136,19 @@ def _with_calendar_shares(
     )
     joined = values.join(shares.lazy(), on="period_start", how="left")
     return joined.with_columns(pl.col(names).fill_null(0.0)), names
+
+
+def _sites(units: pl.DataFrame, assignment: pl.DataFrame, switchback: bool) -> list[dict[str, Any]]:
+    """Each unit in the trial with its arm and, where the pilot knows them, district and place."""
+    arm = (
+        pl.lit("switchback")
+        if switchback
+        else pl.when("treated").then(pl.lit("treated")).otherwise(pl.lit("control"))
+    )
+    place = [c for c in ("district", "lat", "lon") if c in units.columns]
+    in_trial = assignment.join(units.select("unit", *place), on="unit", how="left")
+    start = [pl.col("start").cast(pl.String)] if "start" in in_trial.columns else []
+    return in_trial.select("unit", arm.alias("arm"), *start, *place).to_dicts()
 
 
 def _calendar(spec: TrialSpec, data_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:

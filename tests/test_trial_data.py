@@ -91,6 +91,12 @@ def test_robustness_runs_are_tracked_apart_from_the_registered_results(
     )
     runs = {run.run_id: run for run in tracker.runs(spec.id)}
     assert runs[check.run_id].tag("role") == "robustness"
+    # Every run keeps the trial's sites for the map: 120 bins, 60 per arm, with coordinates.
+    sites = tracker.sites(check.run_id)
+    assert len(sites) == 120
+    assert sum(site["arm"] == "treated" for site in sites) == 60
+    assert all(22.1 < site["lat"] < 22.6 and 113.8 < site["lon"] < 114.5 for site in sites)
+    assert evaluation.data_health["districts"] == sorted({site["district"] for site in sites})
     assert runs[check.run_id].tag("method") == "did"
     # The portfolio and the trial page show the registered method, with the check beside it.
     (row,) = portfolio(home)
