@@ -35,6 +35,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 test: lint
+	scripts/ensure-chromium
 	$(VENV)/bin/pytest -n auto
 
 bench: install
