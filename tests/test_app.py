@@ -38,39 +38,6 @@ def text_of(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_first_start_on_an_empty_store_seeds_the_demo(home: Path) -> None:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not app.exception
-    assert "The store is empty" in app.info[0].value
-    assert "Sensor-driven collection of street litter bins" in text_of(app)
-    assert (home / "trials" / "smart-bins-2026" / "registration.json").is_file()
-
-
-def test_portfolio_shows_each_trial_with_its_primary_effect(
-    demo_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not app.exception
-    assert [m.value for m in app.metric] == [str(len(DEMO_TRIALS))] * 2
-    text = text_of(app)
-    for label in (
-        "**Collections per bin-week**",
-        "**Energy per lamp-night**",
-        "**Peak-hour mean speed**",
-        "**Journey time**",
-        "**Occupied minutes per meter-hour**",
-    ):
-        assert label in text
-    assert text.count("95% CI") == len(DEMO_TRIALS)
-    table = app.dataframe[0].value
-    assert sorted(table["Trial"]) == sorted(DEMO_TRIALS)
-    for low, effect, high in zip(
-        table["95% CI low"], table["Effect"], table["95% CI high"], strict=True
-    ):
-        assert low <= effect <= high
-
-
 def test_trial_page_shows_design_evidence_and_results(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
