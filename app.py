@@ -10,6 +10,19 @@ navigation = st.navigation(
             "app_pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", default=True
         ),
         st.Page("app_pages/trial.py", title="Trial", icon=":material/science:", url_path="trial"),
+        st.Page(
+            "app_pages/register.py",
+            title="Register",
+            icon=":material/edit_note:",
+            url_path="register",
+        ),
+        st.Page(
+            "app_pages/analyse.py",
+            title="Analyse",
+            icon=":material/query_stats:",
+            url_path="analyse",
+        ),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
     ]
 )
 navigation.run()

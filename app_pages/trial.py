@@ -1,14 +1,17 @@
-"""Trial page (``/trial?id=TRIAL_ID``): design, evidence per metric, results table, data health."""
+"""Trial page (``/trial?id=TRIAL_ID``): design, evidence per metric, diagnostics, robustness."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from app_pages.data import home, load_trial
+from app_pages.data import home
+from app_pages.trial_charts import ChartShelf
+from app_pages.trial_data import load_report
 from evaluation.result import Estimate
-from experiments.charts import counterfactual_figure
-from experiments.summary import effect_sentence, format_p, verdict
+from experiments import charts
+from experiments import trial_report as report
+from experiments.summary import effect_sentence, verdict
 from livinglab.errors import LivingLabError
 
 VERDICT_BADGE = {
@@ -19,66 +22,167 @@ VERDICT_BADGE = {
 }
 
 
-def result_row(metric: str, role: str, estimate: Estimate, unit: str) -> dict[str, object]:
-    return {
-        "Metric": metric,
-        "Role": role,
-        "Method": estimate.method,
-        "Effect": estimate.effect,
-        "95% CI low": estimate.ci_low,
-        "95% CI high": estimate.ci_high,
-        "Relative": estimate.relative_effect,
-        "p-value": format_p(estimate.p_value),
-        "Status": estimate.status,
-        "Unit": unit,
-    }
+def go_to_portfolio() -> None:
+    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
+
+
+def show_views(estimate: Estimate, label: str, unit: str, time_grain: str, key: str) -> None:
+    """The estimate's charts in tabs: paths, effects, event study and donors where it has them."""
+    axis = report.period_label(time_grain)
+    series = estimate.details.get("series") or {}
+    paths = report.effect_paths(series, start) if series else None
+    events, band = report.event_time_rows(estimate, spec.alpha)
+    donors = report.donor_weight_rows(estimate)
+    views = {"Observed vs counterfactual": bool(series.get("period"))}
+    views |= {"Pointwise effect": paths is not None, "Cumulative effect": paths is not None}
+    views |= {"Event study": bool(events), "Donor weights": bool(donors)}
+    shown = [view for view, available in views.items() if available]
+    if not shown:
+        st.caption(f"The {estimate.method} method reports no series to chart for this metric.")
+        return
+    for view, tab in zip(shown, st.tabs(shown), strict=True):
+        with tab:
+            if view == "Observed vs counterfactual":
+                shelf.show(
+                    charts.counterfactual_figure(
+                        series,
+                        title=f"{label}: treated group vs counterfactual ({estimate.method})",
+                        unit=unit,
+                        treatment_start=start,
+                        period_label=axis,
+                    ),
+                    f"{key}_counterfactual",
+                )
+            elif view == "Pointwise effect" and paths is not None:
+                shelf.show(
+                    charts.effect_figure(
+                        paths.period,
+                        paths.pointwise,
+                        paths.pointwise_low,
+                        paths.pointwise_high,
+                        title=f"{label}: effect in each period ({estimate.method})",
+                        unit=f"Effect ({unit})",
+                        treatment_start=start,
+                        period_label=axis,
+                    ),
+                    f"{key}_pointwise",
+                )
+                st.caption(
+                    "Observed minus counterfactual in each period. The headline estimate is "
+                    "the method's own average after the start and can differ from these gaps."
+                )
+            elif view == "Cumulative effect" and paths is not None:
+                shelf.show(
+                    charts.effect_figure(
+                        paths.period,
+                        paths.cumulative,
+                        paths.cumulative_low,
+                        paths.cumulative_high,
+                        title=f"{label}: effect added up since the start ({estimate.method})",
+                        unit=f"Cumulative effect ({unit}, summed over periods)",
+                        treatment_start=start,
+                        period_label=axis,
+                    ),
+                    f"{key}_cumulative",
+                )
+            elif view == "Event study":
+                shelf.show(
+                    charts.event_study_figure(
+                        events,
+                        title=f"{label}: effect by periods since the start ({estimate.method})",
+                        unit=f"Effect ({unit})",
+                        band=band,
+                    ),
+                    f"{key}_event_study",
+                )
+                st.caption(
+                    "Before the start (left of the dotted line) the effects should be near zero; "
+                    "a hollow marker is the reference period, fixed at zero."
+                )
+            elif view == "Donor weights":
+                shelf.show(
+                    charts.donor_weights_figure(
+                        donors, title=f"{label}: who makes up the synthetic control"
+                    ),
+                    f"{key}_donor_weights",
+                )
+    if paths is None and series.get("period"):
+        st.caption(
+            "No period has both an observed and a counterfactual value after the start (in a "
+            "switchback each day is either treated or not), so there is no effect path to draw."
+        )
 
 
 trial_id = st.query_params.get("id")
 if not trial_id:
     st.title("Trial")
     st.info("No trial chosen. Pick one on the Portfolio page.")
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
+    go_to_portfolio()
     st.stop()
 
 try:
-    evidence = load_trial(str(home()), trial_id)
+    trial = load_report(str(home()), trial_id)
 except LivingLabError as error:
     st.title("Trial")
     st.error(str(error))
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
+    go_to_portfolio()
     st.stop()
 
-spec = evidence.spec
+evidence, spec, primary = trial.evidence, trial.spec, trial.primary
+start = report.first_start(spec)
+shelf = ChartShelf(spec.id)
+diagnostics = report.diagnostic_rows(trial.checks, evidence.data_health) if primary else []
+
 st.title(spec.title)
 st.caption(f"{evidence.pilot_name} · trial `{spec.id}` · owner: {spec.owner}")
 st.markdown(f"**Hypothesis.** {' '.join(spec.hypothesis.split())}")
 
-primary = next((m for m in evidence.metrics if m.role.role == "primary"), None)
 if primary is not None:
     st.markdown(
         f"### {VERDICT_BADGE[verdict(primary.estimate, primary.definition)]} "
         f"{primary.definition.label}"
     )
     st.markdown(effect_sentence(primary.estimate, primary.definition))
+    st.info(
+        f"**In plain words.** {report.plain_summary(evidence, diagnostics)}",
+        icon=":material/summarize:",
+    )
 
-with st.expander("Design", expanded=primary is None):
-    start = spec.common_start()
-    arms = (
-        f"- **Switchback**: {len(spec.treated)} service days with the treatment and "
-        f"{len(spec.control)} without, drawn at random\n"
-        if spec.switchback
-        else f"- **Arms** (assigned by {spec.assigned_by}): treated {', '.join(spec.treated)}; "
-        f"control {', '.join(spec.control)}\n"
+st.header("Design")
+mapped = report.mapped_sites(trial.sites)
+districts = report.district_rows(trial.sites)
+where, when = st.columns([3, 2])
+with where:
+    if mapped:
+        shelf.show(charts.sites_map_figure(mapped, title="Treated and control sites"), "sites_map")
+        st.caption("Without internet access the base map stays blank; the table lists the sites.")
+        with st.expander("Sites by district"):
+            st.dataframe(pl.DataFrame(districts), hide_index=True, key="district_table")
+    elif districts:
+        st.markdown("**Sites by district** (no coordinates recorded for this pilot)")
+        st.dataframe(pl.DataFrame(districts), hide_index=True, key="district_table")
+    else:
+        st.caption("The sites are listed once the trial has been analysed.")
+with when:
+    shelf.show(
+        charts.timeline_figure(report.timeline_rows(spec, trial.sites), title="Rollout"),
+        "timeline",
     )
-    st.markdown(
-        arms + f"- **Treatment starts** {start or 'on different dates per unit'}\n"
-        f"- **Before** {spec.pre[0]} to {spec.pre[1]}; **after** {spec.post[0]} to {spec.post[1]}\n"
-        f"- **Planned method** `{spec.planned_method}`; minimum detectable effect "
-        f"{spec.mde:.0%}; alpha {spec.alpha}; power {spec.power:.0%}\n"
-        f"- **Registered** {evidence.registration.registered_at} by "
-        f"{evidence.registration.registered_by}; spec hash `{evidence.registration.spec_hash[:12]}`"
-    )
+arms = (
+    f"- **Switchback**: {len(spec.treated)} service days with the treatment and "
+    f"{len(spec.control)} without, drawn at random\n"
+    if spec.switchback
+    else f"- **Arms** (assigned by {spec.assigned_by}): treated {', '.join(spec.treated)}; "
+    f"control {', '.join(spec.control)}\n"
+)
+st.markdown(
+    arms + f"- **Treatment starts** {spec.common_start() or 'on different dates per unit'}\n"
+    f"- **Before** {spec.pre[0]} to {spec.pre[1]}; **after** {spec.post[0]} to {spec.post[1]}\n"
+    f"- **Planned method** `{spec.planned_method}`; minimum detectable effect "
+    f"{spec.mde:.0%}; alpha {spec.alpha}; power {spec.power:.0%}\n"
+    f"- **Registered** {evidence.registration.registered_at} by "
+    f"{evidence.registration.registered_by}; spec hash `{evidence.registration.spec_hash[:12]}`"
+)
 
 if not evidence.metrics:
     st.info(
@@ -87,10 +191,10 @@ if not evidence.metrics:
     )
     st.stop()
 
+st.header("Evidence per metric")
 st.caption(
     f"Latest analysis `{evidence.analysis_id}`, {evidence.analysed_at:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
 )
-rows = []
 for item in evidence.metrics:
     estimate, definition = item.estimate, item.definition
     st.subheader(f"{definition.label} ({item.role.role})")
@@ -102,29 +206,91 @@ for item in evidence.metrics:
             f"Guardrail: may worsen by at most {item.role.margin:g} "
             f"{definition.unit if item.role.margin_type == 'absolute' else '(relative)'}"
         )
-    series = estimate.details.get("series")
-    if series:
-        figure = counterfactual_figure(
-            series,
-            title=f"{definition.label}: treated group vs counterfactual",
-            unit=definition.unit,
-            treatment_start=spec.common_start() or spec.post[0],
-        )
-        st.plotly_chart(figure, key=f"chart_{definition.name}")
+    show_views(estimate, definition.label, definition.unit, definition.time_grain, definition.name)
     for warning in estimate.warnings:
         st.caption(f"⚠️ {warning}")
-    rows.append(result_row(definition.label, item.role.role, estimate, definition.unit))
-
-if primary is not None:
-    rows += [
-        result_row(
-            f"{primary.definition.label} (check)", "robustness", estimate, primary.definition.unit
-        )
-        for _, estimate, _ in evidence.robustness
-    ]
 
 st.subheader("Results")
-st.dataframe(pl.DataFrame(rows, strict=False), hide_index=True, key="results_table")
+st.dataframe(
+    pl.DataFrame(report.results_table(evidence), strict=False), hide_index=True, key="results_table"
+)
+
+if primary is not None:
+    st.header("Diagnostics")
+    st.caption(
+        f"Checks of the assumptions behind the {primary.definition.label.lower()} estimate. "
+        "A pass means the data give no reason to doubt the assumption, not that it is proven."
+    )
+    for row in diagnostics:
+        with st.container(border=True):
+            st.markdown(f"{row.marker} · **{row.title}**: {row.reading}")
+            st.caption(f"Null hypothesis: {row.null_hypothesis}.")
+    for check in trial.checks:
+        placebo = report.placebo_distribution(check)
+        if placebo is not None:
+            with st.expander("Placebo distribution", expanded=False):
+                shelf.show(
+                    charts.placebo_figure(
+                        placebo[0],
+                        placebo[1],
+                        title="Effects found for control units pretending to be treated",
+                        unit=primary.definition.unit,
+                    ),
+                    "placebo_in_space",
+                )
+        balance = report.balance_rows(check) if check["name"] == "balance" else []
+        if balance:
+            with st.expander("Balance before the start"):
+                st.dataframe(pl.DataFrame(balance, strict=False), hide_index=True, key="balance")
+
+if primary is not None and evidence.robustness:
+    st.header("Robustness")
+    st.caption(
+        f"The {primary.definition.label.lower()} estimated by the registered method and by every "
+        "other applicable method. Agreement in direction and size makes the result sturdier."
+    )
+    robust = report.robustness_rows(evidence)
+    st.dataframe(pl.DataFrame(robust, strict=False), hide_index=True, key="robustness_table")
+    for (method, estimate, _), tab in zip(
+        evidence.robustness, st.tabs([method for method, _, _ in evidence.robustness]), strict=True
+    ):
+        with tab:
+            show_views(
+                estimate,
+                primary.definition.label,
+                primary.definition.unit,
+                primary.definition.time_grain,
+                f"robustness_{method}",
+            )
+    shelf.show(
+        charts.robustness_figure(
+            robust,
+            title=f"{primary.definition.label}: every method side by side",
+            unit=primary.definition.unit,
+        ),
+        "robustness",
+    )
+
+st.header("Downloads")
+csv_column, zip_column = st.columns(2)
+csv_column.download_button(
+    "Results (CSV)",
+    report.results_csv(evidence),
+    file_name=f"{spec.id}_results.csv",
+    mime="text/csv",
+    key="download_results_csv",
+    on_click="ignore",
+    icon=":material/table:",
+)
+zip_column.download_button(
+    f"All {len(shelf.pages)} charts (HTML in a ZIP)",
+    report.charts_zip(shelf.pages),
+    file_name=f"{spec.id}_charts.zip",
+    mime="application/zip",
+    key="download_charts_zip",
+    on_click="ignore",
+    icon=":material/folder_zip:",
+)
 
 health = evidence.data_health
 if health:

@@ -8,7 +8,7 @@ from pathlib import Path
 from experiments.analysis import evaluate_trial
 from experiments.spec import load_spec
 from experiments.store import TrialStore
-from experiments.tracking import Tracker
+from experiments.tracking import PLANNED_FINISHED, Tracker
 from pilots.registry import available_pilots
 
 DEMO_SEED = 2026
@@ -36,7 +36,7 @@ def seed_demo(home: Path, progress: Progress | None = None) -> list[str]:
             pilot.simulator(data_dir, seed=DEMO_SEED, effect=pilot.default_effect)
         spec, text = load_spec(pilot.demo_spec)
         registration, _ = store.register(spec, text)
-        if not tracker.runs(spec.id, "attributes.status = 'FINISHED'", limit=1):
+        if not tracker.runs(spec.id, PLANNED_FINISHED, limit=1):
             report((index + 0.5) * share, f"Analysing {spec.title}")
             evaluate_trial(registration, data_dir, tracker, seed=DEMO_SEED)
         trial_ids.append(spec.id)

@@ -23,7 +23,7 @@ from evaluation.result import Estimate
 from experiments.spec import MarginType, MetricRole, TrialSpec, trial_pilot
 from experiments.store import Registration, TrialStore
 from experiments.summary import Verdict, verdict
-from experiments.tracking import RunRecord, Tracker
+from experiments.tracking import PLANNED_FINISHED, RunRecord, Tracker
 from pilots.contract import HONG_KONG, Direction, MetricDefinition
 
 Stage = Literal["registered", "collecting", "analysed", "decided"]
@@ -161,9 +161,7 @@ def _summary(registration: Registration, tracker: Tracker, today: date) -> Trial
     pilot = trial_pilot(spec)
     definition = pilot.metric(spec.primary.name)
     # One search: the newest finished runs of every role but robustness, latest analysis first.
-    runs = tracker.runs(
-        spec.id, "tags.role != 'robustness' and attributes.status = 'FINISHED'", RUNS_READ
-    )
+    runs = tracker.runs(spec.id, f"tags.role != 'robustness' and {PLANNED_FINISHED}", RUNS_READ)
     latest = next(
         (r for r in runs if r.tag("role") == "primary" and r.tag("metric") == spec.primary.name),
         None,
@@ -453,7 +451,7 @@ def trial_evidence(home: Path, trial_id: str) -> TrialEvidence:
     spec = registration.spec
     pilot = trial_pilot(spec)
     tracker = Tracker(home)
-    finished = tracker.runs(spec.id, "attributes.status = 'FINISHED'", limit=200)
+    finished = tracker.runs(spec.id, PLANNED_FINISHED, limit=200)
     if not finished:
         return TrialEvidence(registration, pilot.name, None, None, (), {})
     analysis_id = finished[0].tag("analysis")

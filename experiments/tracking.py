@@ -12,20 +12,24 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from evaluation.result import Estimate
+from livinglab.errors import UnknownNameError
 
 ESTIMATE_ARTIFACT = "estimate.json"
 DATA_HEALTH_ARTIFACT = "data_health.json"
 DIAGNOSTICS_ARTIFACT = "diagnostics.json"
 SITES_ARTIFACT = "sites.json"
+# The registered (planned) analysis' finished runs; ad-hoc analyses carry a ``kind`` tag.
+PLANNED_FINISHED = "attributes.status = 'FINISHED' and tags.kind IS NULL"
 NUMBERS = ("effect", "se", "ci_low", "ci_high", "p_value", "relative_effect")
 
 
@@ -42,6 +46,7 @@ class RunRecord:
     start_time: int
     tags: Mapping[str, str]
     metrics: Mapping[str, float]
+    params: Mapping[str, str] = field(default_factory=dict)
 
     def tag(self, name: str) -> str:
         return self.tags.get(name, "")
@@ -126,16 +131,14 @@ class Tracker:
             order_by=["attributes.start_time DESC"],
             max_results=limit,
         )
-        return [
-            RunRecord(
-                run_id=run.info.run_id,
-                status=run.info.status,
-                start_time=run.info.start_time,
-                tags=run.data.tags,
-                metrics=run.data.metrics,
-            )
-            for run in found
-        ]
+        return [_record(run) for run in found]
+
+    def run(self, run_id: str) -> RunRecord:
+        """One tracked run (``UnknownNameError`` if there is none with this id)."""
+        try:
+            return _record(self.client.get_run(run_id))
+        except MlflowException as exc:
+            raise UnknownNameError(f"no tracked run {run_id!r}") from exc
 
     def estimate(self, run_id: str) -> Estimate:
         return Estimate.from_dict(self._json_artifact(run_id, ESTIMATE_ARTIFACT))
@@ -155,3 +158,14 @@ class Tracker:
         with tempfile.TemporaryDirectory() as folder:
             path = self.client.download_artifacts(run_id, name, folder)
             return json.loads(Path(path).read_text())
+
+
+def _record(run: Run) -> RunRecord:
+    return RunRecord(
+        run_id=run.info.run_id,
+        status=run.info.status,
+        start_time=run.info.start_time,
+        tags=run.data.tags,
+        metrics=run.data.metrics,
+        params=run.data.params,
+    )
