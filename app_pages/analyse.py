@@ -20,7 +20,8 @@ from app_pages.analyse_data import (
     registration,
     trial_ids,
 )
-from app_pages.data import home
+from app_pages.data import home, load_portfolio, load_trial
+from app_pages.trial_data import load_report
 from experiments.adhoc import (
     AdhocAnalysis,
     Progress,
@@ -34,6 +35,7 @@ from experiments.adhoc import (
     rerun_request,
     run_analysis,
 )
+from experiments.analysis import evaluate_trial
 from experiments.charts import counterfactual_figure
 from experiments.runs import run_label
 from experiments.store import Registration
@@ -165,7 +167,40 @@ except LivingLabError as error:
     st.warning(f"No method can be suggested for this data: {error}")
 
 methods = method_summaries()
-tab_new, tab_rerun = st.tabs(["New analysis", "Re-run a past run"])
+tab_planned, tab_new, tab_rerun = st.tabs(
+    ["Registered analysis", "New analysis", "Re-run a past run"]
+)
+
+with tab_planned:
+    st.markdown(
+        f"Runs the registration as locked: `{spec.planned_method}` on every registered metric, "
+        f"{', '.join(f'`{m}`' for m in spec.analysis.robustness) or 'no'} robustness "
+        "check(s) on the primary metric, diagnostics and the multiple-testing correction. "
+        "Its results become what the Portfolio and Trial pages show."
+    )
+    if st.button("Run the registered analysis", type="primary", key="analyse_planned"):
+        with st.spinner("Running the registered analysis: reading the data, estimating, tracking…"):
+            try:
+                planned = evaluate_trial(chosen, Path(data_dir), Tracker(home_dir))
+            except LivingLabError as error:
+                st.error(f"The analysis could not run: {error}")
+                st.stop()
+        clear_runs()
+        load_portfolio.clear()
+        load_trial.clear()
+        load_report.clear()
+        st.success(f"Analysis `{planned.analysis_id}` is tracked.")
+        for result in planned.results:
+            st.markdown(
+                f"- **{result.definition.label}** ({result.role}): "
+                f"{effect_sentence(result.estimate, result.definition)}"
+            )
+        st.page_link(
+            "app_pages/trial.py",
+            label="Open the trial page",
+            icon=":material/arrow_forward:",
+            query_params={"id": trial_id},
+        )
 
 with tab_new:
     metrics = st.multiselect(

@@ -10,10 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from experiments.adhoc import run_analysis
+from experiments.portfolio import portfolio
 from experiments.runs import run_details
 from experiments.spec import load_spec
 from experiments.store import TrialStore
-from experiments.tracking import Tracker
+from experiments.tracking import PLANNED_FINISHED, Tracker
 from tests.conftest import PROJECT, SMART_BINS_SPEC
 
 APP = str(PROJECT / "app.py")
@@ -135,3 +136,20 @@ def test_a_past_run_is_re_run_as_a_new_marked_run(page: AppTest, bins_home: Path
     assert repeated.tags["kind"] == "adhoc"
     assert repeated.metrics["effect"] == past.metrics["effect"]
     assert list(page.dataframe[0].value["Run id"]) == [new]
+
+
+def test_the_registered_analysis_runs_from_the_browser_and_reaches_the_portfolio(
+    page: AppTest, bins_home: Path
+) -> None:
+    page.button(key="analyse_planned").click().run()
+    assert not page.exception
+    assert not page.error
+    assert any("is tracked" in s.value for s in page.success)
+    planned = Tracker(bins_home).runs(TRIAL, PLANNED_FINISHED)
+    assert {run.tag("metric") for run in planned} == {
+        "collections_per_bin_week",
+        "fill_at_collection",
+        "overflow_per_1000_bin_days",
+    }
+    (row,) = portfolio(bins_home)
+    assert row.stage == "analysed"
