@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from experiments.demo import demo_data_dir
-from experiments.registration import History, PilotOption, form_pilots, read_history
+from experiments.registration import PilotOption, form_pilots
+from experiments.registration_power import History, read_history
 from experiments.store import livinglab_home
 
 # Reading a pilot's raw files takes seconds; the files do not change while an owner fills in the

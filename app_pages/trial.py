@@ -12,6 +12,15 @@ from evaluation.result import Estimate
 from experiments import charts
 from experiments import trial_report as report
 from experiments.summary import effect_sentence, verdict
+from experiments.trial_design import district_rows, first_start, mapped_sites, timeline_rows
+from experiments.trial_diagnostics import balance_rows, diagnostic_rows, placebo_distribution
+from experiments.trial_results import (
+    charts_zip,
+    plain_summary,
+    results_csv,
+    results_table,
+    robustness_rows,
+)
 from livinglab.errors import LivingLabError
 
 VERDICT_BADGE = {
@@ -129,9 +138,9 @@ except LivingLabError as error:
     st.stop()
 
 evidence, spec, primary = trial.evidence, trial.spec, trial.primary
-start = report.first_start(spec)
+start = first_start(spec)
 shelf = ChartShelf(spec.id)
-diagnostics = report.diagnostic_rows(trial.checks, evidence.data_health) if primary else []
+diagnostics = diagnostic_rows(trial.checks, evidence.data_health) if primary else []
 
 st.title(spec.title)
 st.caption(f"{evidence.pilot_name} · trial `{spec.id}` · owner: {spec.owner}")
@@ -144,13 +153,13 @@ if primary is not None:
     )
     st.markdown(effect_sentence(primary.estimate, primary.definition))
     st.info(
-        f"**In plain words.** {report.plain_summary(evidence, diagnostics)}",
+        f"**In plain words.** {plain_summary(evidence, diagnostics)}",
         icon=":material/summarize:",
     )
 
 st.header("Design")
-mapped = report.mapped_sites(trial.sites)
-districts = report.district_rows(trial.sites)
+mapped = mapped_sites(trial.sites)
+districts = district_rows(trial.sites)
 where, when = st.columns([3, 2])
 with where:
     if mapped:
@@ -165,7 +174,7 @@ with where:
         st.caption("The sites are listed once the trial has been analysed.")
 with when:
     shelf.show(
-        charts.timeline_figure(report.timeline_rows(spec, trial.sites), title="Rollout"),
+        charts.timeline_figure(timeline_rows(spec, trial.sites), title="Rollout"),
         "timeline",
     )
 arms = (
@@ -212,7 +221,7 @@ for item in evidence.metrics:
 
 st.subheader("Results")
 st.dataframe(
-    pl.DataFrame(report.results_table(evidence), strict=False), hide_index=True, key="results_table"
+    pl.DataFrame(results_table(evidence), strict=False), hide_index=True, key="results_table"
 )
 
 if primary is not None:
@@ -226,7 +235,7 @@ if primary is not None:
             st.markdown(f"{row.marker} · **{row.title}**: {row.reading}")
             st.caption(f"Null hypothesis: {row.null_hypothesis}.")
     for check in trial.checks:
-        placebo = report.placebo_distribution(check)
+        placebo = placebo_distribution(check)
         if placebo is not None:
             with st.expander("Placebo distribution", expanded=False):
                 shelf.show(
@@ -238,7 +247,7 @@ if primary is not None:
                     ),
                     "placebo_in_space",
                 )
-        balance = report.balance_rows(check) if check["name"] == "balance" else []
+        balance = balance_rows(check) if check["name"] == "balance" else []
         if balance:
             with st.expander("Balance before the start"):
                 st.dataframe(pl.DataFrame(balance, strict=False), hide_index=True, key="balance")
@@ -249,7 +258,7 @@ if primary is not None and evidence.robustness:
         f"The {primary.definition.label.lower()} estimated by the registered method and by every "
         "other applicable method. Agreement in direction and size makes the result sturdier."
     )
-    robust = report.robustness_rows(evidence)
+    robust = robustness_rows(evidence)
     st.dataframe(pl.DataFrame(robust, strict=False), hide_index=True, key="robustness_table")
     for (method, estimate, _), tab in zip(
         evidence.robustness, st.tabs([method for method, _, _ in evidence.robustness]), strict=True
@@ -275,7 +284,7 @@ st.header("Downloads")
 csv_column, zip_column = st.columns(2)
 csv_column.download_button(
     "Results (CSV)",
-    report.results_csv(evidence),
+    results_csv(evidence),
     file_name=f"{spec.id}_results.csv",
     mime="text/csv",
     key="download_results_csv",
@@ -284,7 +293,7 @@ csv_column.download_button(
 )
 zip_column.download_button(
     f"All {len(shelf.pages)} charts (HTML in a ZIP)",
-    report.charts_zip(shelf.pages),
+    charts_zip(shelf.pages),
     file_name=f"{spec.id}_charts.zip",
     mime="application/zip",
     key="download_charts_zip",

@@ -160,3 +160,43 @@ def test_an_unknown_trial_address_explains_instead_of_failing(app_url: str, page
     page.goto(f"{app_url}/trial?id=no-such-trial")
     expect(page.get_by_text("unknown trial 'no-such-trial'")).to_be_visible(timeout=60_000)
     screenshot(page, "trial_unknown")
+
+
+JOURNEY_ID = "bins-browser-journey"
+JOURNEY_TITLE = "Browser journey: sensor-driven bins"
+
+
+def test_register_analyse_then_find_the_trial_on_the_portfolio_and_its_page(
+    app_url: str, page: Page
+) -> None:
+    spec = (
+        (PROJECT / "experiments" / "trials" / "smart_bins.toml")
+        .read_text()
+        .replace('id = "smart-bins-2026"', f'id = "{JOURNEY_ID}"')
+        .replace(
+            'title = "Sensor-driven collection of street litter bins"',
+            f'title = "{JOURNEY_TITLE}"',
+        )
+    )
+    page.goto(f"{app_url}/register")
+    page.get_by_role("tab", name="Upload or paste a TOML spec").click()
+    page.get_by_label("Or paste the spec").fill(spec)
+    page.get_by_label("Or paste the spec").press("Control+Enter")
+    expect(page.get_by_text("Valid spec").first).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Register and lock this spec").click()
+    expect(page.get_by_text("is now registered and locked").first).to_be_visible(timeout=60_000)
+    screenshot(page, "register_pasted_spec")
+
+    page.goto(f"{app_url}/analyse?id={JOURNEY_ID}")
+    page.get_by_role("button", name="Run the registered analysis").click()
+    expect(page.get_by_text("is tracked").first).to_be_visible(timeout=240_000)
+    screenshot(page, "analyse_registered")
+
+    page.goto(app_url)
+    expect(page.get_by_text(JOURNEY_TITLE).first).to_be_visible(timeout=60_000)
+    screenshot(page, "portfolio_after_journey")
+    page.goto(f"{app_url}/trial?id={JOURNEY_ID}")
+    expect(page.get_by_role("heading", name=JOURNEY_TITLE)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Collections per bin-week").first).to_be_visible()
+    screenshot(page, "trial_after_journey")
+    expect(page.get_by_text("Traceback")).to_have_count(0)

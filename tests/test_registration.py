@@ -17,25 +17,27 @@ from hypothesis import strategies as st
 from evaluation.power import solve_design
 from experiments.registration import (
     GENERAL,
-    History,
     MetricChoice,
     TrialForm,
-    arm_sizes,
-    baseline,
     check_form,
-    count_periods,
     error_field,
-    power_check,
-    power_design,
-    read_history,
     register_form,
     register_text,
-    render_toml,
     spec_data,
     split_names,
 )
+from experiments.registration_power import (
+    History,
+    arm_sizes,
+    baseline,
+    count_periods,
+    power_check,
+    power_design,
+    read_history,
+)
 from experiments.spec import load_spec, parse_spec
 from experiments.store import TrialStore
+from experiments.toml_writer import render_toml
 from livinglab.errors import DataError, InputError, SpecError
 from tests.conftest import PROJECT, SMART_BINS_SPEC
 

@@ -14,7 +14,10 @@ import pytest
 
 from evaluation.result import Estimate
 from experiments import charts
+from experiments import trial_design as design
+from experiments import trial_diagnostics as diagnostics
 from experiments import trial_report as report
+from experiments import trial_results as results
 from experiments.portfolio import MetricEvidence, TrialEvidence
 from experiments.spec import load_spec, trial_pilot
 from experiments.store import Registration
@@ -106,7 +109,7 @@ SITES = [
 
 
 def test_only_sites_with_both_coordinates_go_on_the_map() -> None:
-    mapped = report.mapped_sites(SITES)
+    mapped = design.mapped_sites(SITES)
     assert [site["unit"] for site in mapped] == ["B2"]
     assert mapped[0]["arm"] == "Control"
     figure = charts.sites_map_figure(mapped, title="Sites")
@@ -115,7 +118,7 @@ def test_only_sites_with_both_coordinates_go_on_the_map() -> None:
 
 
 def test_districts_count_units_per_arm_with_unknown_districts_named() -> None:
-    assert report.district_rows(SITES) == [
+    assert design.district_rows(SITES) == [
         {"District": "Sha Tin", "Treated units": 1, "Control units": 1},
         {"District": "not recorded", "Treated units": 1, "Control units": 0},
     ]
@@ -123,7 +126,7 @@ def test_districts_count_units_per_arm_with_unknown_districts_named() -> None:
 
 def test_timeline_of_a_common_start_counts_groups_beyond_three() -> None:
     spec = evidence().spec
-    rows = report.timeline_rows(spec, SITES)
+    rows = design.timeline_rows(spec, SITES)
     assert [row.kind for row in rows] == ["pre", "cohort", "post"]
     assert rows[1].stage == "6 routes treated (2 units)"
     assert (rows[1].start, rows[1].end) == (START, spec.post[1])
@@ -133,20 +136,20 @@ def test_timeline_of_a_common_start_counts_groups_beyond_three() -> None:
 def test_timeline_of_a_staggered_rollout_has_one_bar_per_cohort() -> None:
     spec, _ = load_spec(LAMPPOSTS_SPEC)
     sites = [{"unit": "L1", "arm": "treated", "start": "2026-05-04"}]
-    cohorts = [row for row in report.timeline_rows(spec, sites) if row.kind == "cohort"]
+    cohorts = [row for row in design.timeline_rows(spec, sites) if row.kind == "cohort"]
     assert [(row.stage, row.start) for row in cohorts] == [
         ("Cohort P1 treated", date(2026, 3, 2)),
         ("Cohort P2 treated (1 unit)", date(2026, 5, 4)),
         ("Cohort P3 treated", date(2026, 7, 6)),
     ]
-    assert report.first_start(spec) == date(2026, 3, 2)
-    figure = charts.timeline_figure(report.timeline_rows(spec, sites), title="Rollout")
+    assert design.first_start(spec) == date(2026, 3, 2)
+    figure = charts.timeline_figure(design.timeline_rows(spec, sites), title="Rollout")
     assert len(figure.data) == 5
 
 
 def test_timeline_of_a_switchback_names_the_day_counts_not_the_days() -> None:
     spec, _ = load_spec(SHUTTLE_SPEC)
-    stages = [row.stage for row in report.timeline_rows(spec, [])]
+    stages = [row.stage for row in design.timeline_rows(spec, [])]
     assert stages[1] == "Switchback: 42 days with, 42 without"
 
 
@@ -244,7 +247,7 @@ def test_donor_weights_come_largest_first_and_only_for_synth() -> None:
 
 
 def test_diagnostic_rows_carry_marker_and_null_and_end_with_data_health() -> None:
-    rows = report.diagnostic_rows(
+    rows = diagnostics.diagnostic_rows(
         [check("pre_trends", "fail"), check("placebo_in_space", "informational")], health()
     )
     assert [(row.title, row.marker) for row in rows] == [
@@ -254,7 +257,7 @@ def test_diagnostic_rows_carry_marker_and_null_and_end_with_data_health() -> Non
     ]
     assert rows[0].null_hypothesis == "H0 of pre_trends"
     assert rows[0].to_dict()["Null hypothesis"] == "H0 of pre_trends"
-    assert rows[2].null_hypothesis == report.DATA_HEALTH_NULL
+    assert rows[2].null_hypothesis == diagnostics.DATA_HEALTH_NULL
 
 
 @pytest.mark.parametrize(
@@ -268,18 +271,18 @@ def test_diagnostic_rows_carry_marker_and_null_and_end_with_data_health() -> Non
     ],
 )
 def test_data_health_is_judged_like_a_check(data: dict[str, Any], status: str, words: str) -> None:
-    row = report.data_health_row(data)
+    row = diagnostics.data_health_row(data)
     assert row.status == status
     assert words in row.reading
 
 
 def test_placebo_distribution_and_balance_rows_read_the_check_details() -> None:
     placebos = [{"cluster": "A", "effect": 0.1}, {"cluster": "B", "effect": -0.2}]
-    found = report.placebo_distribution(
+    found = diagnostics.placebo_distribution(
         check("placebo_in_space", "informational", placebos=placebos, real_effect=-1.5)
     )
     assert found == (placebos, -1.5)
-    assert report.placebo_distribution(check("placebo_in_space", "not_applicable")) is None
+    assert diagnostics.placebo_distribution(check("placebo_in_space", "not_applicable")) is None
     figure = charts.placebo_figure(placebos, -1.5, title="P", unit="u")
     assert figure.layout.shapes[0].x0 == -1.5  # the real effect is marked
     variables = [
@@ -287,7 +290,7 @@ def test_placebo_distribution_and_balance_rows_read_the_check_details() -> None:
         {"variable": "size", "treated_mean": 1.0, "control_mean": 1.0, "smd": 0.0},
     ]
     balance = check("balance", "warn", variables=variables, flagged=["y (outcome)"], threshold=0.25)
-    assert [row["Flag"] for row in report.balance_rows(balance)] == ["⚠️", ""]
+    assert [row["Flag"] for row in diagnostics.balance_rows(balance)] == ["⚠️", ""]
 
 
 def test_robustness_rows_compare_each_method_with_the_registered_one() -> None:
@@ -298,7 +301,7 @@ def test_robustness_rows_compare_each_method_with_the_registered_one() -> None:
             ("synth", estimate("synth", None), "rs"),
         )
     )
-    rows = report.robustness_rows(trial)
+    rows = results.robustness_rows(trial)
     assert [(row["Method"], row["Role"]) for row in rows] == [
         ("randomized", "registered"),
         ("did", "robustness"),
@@ -318,14 +321,14 @@ def test_robustness_rows_compare_each_method_with_the_registered_one() -> None:
 
 def test_results_csv_has_one_row_per_estimate_with_fixed_columns() -> None:
     trial = evidence(robustness=(("did", estimate("did", -1.2), "rd"),))
-    rows = list(csv.DictReader(io.StringIO(report.results_csv(trial))))
-    assert tuple(rows[0]) == report.RESULT_COLUMNS
+    rows = list(csv.DictReader(io.StringIO(results.results_csv(trial))))
+    assert tuple(rows[0]) == results.RESULT_COLUMNS
     assert [row["role"] for row in rows] == ["primary", "secondary", "guardrail", "robustness"]
     assert rows[3]["metric"] == "collections_per_bin_week"
     assert rows[3]["run_id"] == "rd"
     assert float(rows[0]["ci_low"]) == -2.0
     assert rows[0]["unit"] == "collections per bin-week"
-    table = report.results_table(trial)
+    table = results.results_table(trial)
     assert table[3]["Metric"] == "Collections per bin-week (check)"
     assert table[0]["p-value"] == "p = 0.010"
 
@@ -335,8 +338,10 @@ def test_plain_summary_says_what_changed_what_to_doubt_and_who_agrees() -> None:
         estimates={"overflow_per_1000_bin_days": estimate(effect=None)},
         robustness=(("did", estimate("did", -1.2), "rd"),),
     )
-    rows = report.diagnostic_rows([check("pre_trends", "pass"), check("balance", "warn")], health())
-    text = report.plain_summary(trial, rows)
+    rows = diagnostics.diagnostic_rows(
+        [check("pre_trends", "pass"), check("balance", "warn")], health()
+    )
+    text = results.plain_summary(trial, rows)
     assert text.startswith(
         "Collections per bin-week improved with the pilot: -1.5 collections per bin-week (-30%), "
         "95% CI -2 to -1."
@@ -346,7 +351,7 @@ def test_plain_summary_says_what_changed_what_to_doubt_and_who_agrees() -> None:
     assert "(read with care: balance before the start)" in text
     assert "1 of 1 other method(s) point the same way" in text
     unanalysed = replace(trial, metrics=())
-    assert report.plain_summary(unanalysed, rows) == (
+    assert results.plain_summary(unanalysed, rows) == (
         "This trial is registered but has not been analysed yet."
     )
 
@@ -377,6 +382,6 @@ def test_counterfactual_figure_draws_an_interval_band_when_the_series_has_one() 
 
 
 def test_charts_zip_holds_every_chart_page() -> None:
-    archive = zipfile.ZipFile(io.BytesIO(report.charts_zip({"a.html": "<p>a</p>", "b.html": "b"})))
+    archive = zipfile.ZipFile(io.BytesIO(results.charts_zip({"a.html": "<p>a</p>", "b.html": "b"})))
     assert archive.namelist() == ["a.html", "b.html"]
     assert archive.read("a.html") == b"<p>a</p>"
