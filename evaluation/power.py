@@ -92,12 +92,22 @@ class DesignSolution:
 def power_two_sample(
     effect_size: float, n_treated: float, n_control: float, alpha: float = 0.05
 ) -> float:
-    """Power of the two-sided two-sample t-test for a standardised difference ``effect_size``."""
-    return float(
-        TTestIndPower().power(
-            effect_size=effect_size, nobs1=n_treated, ratio=n_control / n_treated, alpha=alpha
-        )
+    """Power of the two-sided two-sample t-test for a standardised difference ``effect_size``.
+
+    statsmodels' ``TTestIndPower`` returns NaN far in the noncentral t's tail with very few
+    degrees of freedom (d = 9 with two units per arm); there the same power is computed from
+    scipy's noncentral t directly, the far tail ``P(T < -t)`` as ``P(T > t)`` under the
+    mirrored noncentrality, which scipy evaluates without losing it to NaN.
+    """
+    power = TTestIndPower().power(
+        effect_size=effect_size, nobs1=n_treated, ratio=n_control / n_treated, alpha=alpha
     )
+    if math.isnan(power):
+        df = n_treated + n_control - 2
+        shift = effect_size * math.sqrt(n_treated * n_control / (n_treated + n_control))
+        t_crit = stats.t.ppf(1 - alpha / 2, df)
+        power = stats.nct.sf(t_crit, df, shift) + stats.nct.sf(t_crit, df, -shift)
+    return float(power)
 
 
 def design_effect(cluster_size: float, icc: float) -> float:

@@ -8,6 +8,8 @@ from functools import partial
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from evaluation.panel import Panel
@@ -73,6 +75,28 @@ def test_power_two_sample_is_the_noncentral_t_power() -> None:
     t_crit = stats.t.ppf(0.975, df)
     expected = stats.nct.sf(t_crit, df, noncentrality) + stats.nct.cdf(-t_crit, df, noncentrality)
     assert power_two_sample(d, n, n) == pytest.approx(expected, rel=1e-9)
+
+
+def test_power_stays_defined_far_in_the_tail_with_two_units_per_arm() -> None:
+    # statsmodels returns NaN here; the noncentral t from scipy gives the power:
+    # df = 2, noncentrality 9 * sqrt(2 * 2 / 4) = 9.
+    t_crit = stats.t.ppf(0.975, 2)
+    expected = stats.nct.sf(t_crit, 2, 9.0) + stats.nct.cdf(-t_crit, 2, 9.0)
+    assert power_two_sample(9.0, 2, 2) == pytest.approx(expected, rel=1e-12)
+    assert 0.98 < power_two_sample(9.0, 2, 2) < 0.99
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    effect=st.floats(0.0, 40.0),
+    n_treated=st.integers(2, 6),
+    n_control=st.integers(2, 6),
+)
+def test_power_is_a_probability_for_every_effect_and_tiny_arms(
+    effect: float, n_treated: int, n_control: int
+) -> None:
+    power = power_two_sample(effect, n_treated, n_control)
+    assert 0.0 <= power <= 1.0 + 1e-12
 
 
 def test_unequal_arms_are_each_rounded_up_and_powered_as_rounded() -> None:
