@@ -22,15 +22,12 @@ from evaluation.methods import METHODS, method_config, run_method
 from evaluation.result import Estimate
 from evaluation.router import Recommendation, describe, recommend
 from experiments.analysis import require_data_dir
-from experiments.charts import counterfactual_figure
 from experiments.demo import demo_data_dir
-from experiments.provenance import code_version, data_hash
+from experiments.provenance import data_hash
+from experiments.run_record import finish_run, run_tags
 from experiments.spec import TrialSpec, trial_pilot
 from experiments.store import Registration
 from experiments.tracking import (
-    DATA_HEALTH_ARTIFACT,
-    DIAGNOSTICS_ARTIFACT,
-    SITES_ARTIFACT,
     Tracker,
 )
 from experiments.trial_data import TrialData, metric_panel, prepare_trial_data
@@ -332,28 +329,17 @@ class _Shared:
             if failure is not None or panel is None:
                 raise failure or SpecError(f"no panel for {definition.name!r}")
             estimate = run_method(method, panel, alpha=spec.alpha, seed=self.seed, **options)
-            chart = counterfactual_figure(
-                estimate.details.get("series", {}),
-                title=definition.label,
-                unit=definition.unit,
-                treatment_start=spec.common_start() or spec.post[0],
-            )
-            self.tracker.finish(
+            finish_run(
+                self.tracker,
                 run_id,
+                self.registration,
+                definition,
                 estimate,
-                panel.frame,
-                params={
-                    "alpha": spec.alpha,
-                    "data_dir": str(self.data_dir),
-                    "window": f"{self.window[0]}..{self.window[1]}",
-                    **{f"option.{key}": value for key, value in options.items()},
-                },
-                chart_html=chart.to_html(include_plotlyjs="cdn"),
-                json_artifacts={
-                    DATA_HEALTH_ARTIFACT: self.data.health,
-                    DIAGNOSTICS_ARTIFACT: [],
-                    SITES_ARTIFACT: self.data.sites,
-                },
+                panel,
+                data=self.data,
+                data_dir=self.data_dir,
+                window=self.window,
+                options=options,
             )
         except LivingLabError as error:
             self.tracker.fail(run_id, error)
@@ -381,16 +367,15 @@ class _Shared:
                 f"registered {format_options(registered, sep=', ') or 'none'}"
             )
         return {
-            "trial": spec.id,
-            "pilot": spec.pilot,
-            "metric": definition.name,
-            "role": role,
-            "method": method,
-            "spec_hash": self.registration.spec_hash,
-            "data_hash": self.data_fingerprint,
-            "code_version": code_version(),
-            "seed": str(self.seed),
-            "analysis": self.analysis_id,
+            **run_tags(
+                self.registration,
+                definition,
+                role,
+                method,
+                data_fingerprint=self.data_fingerprint,
+                seed=self.seed,
+                analysis_id=self.analysis_id,
+            ),
             "kind": ADHOC,
             **({"deviation": "; ".join(deviations)} if deviations else {}),
             **({"rerun_of": self.rerun_of} if self.rerun_of else {}),

@@ -16,14 +16,11 @@ from evaluation.multiple_testing import adjust_p_values
 from evaluation.panel import Panel
 from evaluation.result import Estimate
 from evaluation.router import describe, recommend
-from experiments.charts import counterfactual_figure
-from experiments.provenance import code_version, data_hash
+from experiments.provenance import data_hash
+from experiments.run_record import finish_run, run_tags
 from experiments.spec import TrialSpec, trial_pilot
 from experiments.store import Registration
 from experiments.tracking import (
-    DATA_HEALTH_ARTIFACT,
-    DIAGNOSTICS_ARTIFACT,
-    SITES_ARTIFACT,
     Tracker,
 )
 from experiments.trial_data import TrialData, metric_panel, prepare_trial_data
@@ -172,18 +169,15 @@ class _RunContext:
         self, definition: MetricDefinition, role: str, method: str
     ) -> tuple[Estimate, Panel, str, tuple[dict[str, Any], ...]]:
         spec = self.registration.spec
-        tags = {
-            "trial": spec.id,
-            "pilot": spec.pilot,
-            "metric": definition.name,
-            "role": role,
-            "method": method,
-            "spec_hash": self.registration.spec_hash,
-            "data_hash": self.data_fingerprint,
-            "code_version": code_version(),
-            "seed": str(self.seed),
-            "analysis": self.analysis_id,
-        }
+        tags = run_tags(
+            self.registration,
+            definition,
+            role,
+            method,
+            data_fingerprint=self.data_fingerprint,
+            seed=self.seed,
+            analysis_id=self.analysis_id,
+        )
         run_id = self.tracker.start(spec.id, spec.pilot, f"{definition.name} · {method}", tags)
         try:
             panel, options = metric_panel(self.data, definition, method)
@@ -195,28 +189,18 @@ class _RunContext:
                 if role == "primary" and estimate.ok
                 else ()
             )
-            chart = counterfactual_figure(
-                estimate.details.get("series", {}),
-                title=definition.label,
-                unit=definition.unit,
-                treatment_start=spec.common_start() or spec.post[0],
-            )
-            self.tracker.finish(
+            finish_run(
+                self.tracker,
                 run_id,
+                self.registration,
+                definition,
                 estimate,
-                panel.frame,
-                params={
-                    "alpha": spec.alpha,
-                    "data_dir": str(self.data_dir),
-                    "window": f"{spec.window[0]}..{spec.window[1]}",
-                    **{f"option.{key}": value for key, value in options.items()},
-                },
-                chart_html=chart.to_html(include_plotlyjs="cdn"),
-                json_artifacts={
-                    DATA_HEALTH_ARTIFACT: self.data.health,
-                    DIAGNOSTICS_ARTIFACT: list(diagnostics),
-                    SITES_ARTIFACT: self.data.sites,
-                },
+                panel,
+                data=self.data,
+                data_dir=self.data_dir,
+                window=spec.window,
+                options=options,
+                diagnostics=diagnostics,
             )
         except Exception as error:
             self.tracker.fail(run_id, error)
