@@ -130,8 +130,8 @@ def portfolio_seconds(page: Page, url: str) -> float:
     """Seconds from navigation until every demo trial's title is on the portfolio."""
     started = time.perf_counter()
     page.goto(url)
-    for title in DEMO_TITLES:
-        expect(page.get_by_text(title).first).to_be_visible(timeout=60_000)
+    for title in DEMO_TITLES:  # each trial's card is headed by its title
+        expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
     return time.perf_counter() - started
 
 
@@ -151,7 +151,7 @@ def test_a_trial_page_is_shareable_by_its_address(app_url: str, page: Page) -> N
     expect(
         page.get_by_role("heading", name="Sensor-driven collection of street litter bins")
     ).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("Collections per bin-week").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Collections per bin-week (primary)")).to_be_visible()
     screenshot(page, "trial_smart_bins")
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
@@ -193,10 +193,10 @@ def test_register_analyse_then_find_the_trial_on_the_portfolio_and_its_page(
     screenshot(page, "analyse_registered")
 
     page.goto(app_url)
-    expect(page.get_by_text(JOURNEY_TITLE).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=JOURNEY_TITLE)).to_be_visible(timeout=60_000)
     screenshot(page, "portfolio_after_journey")
     page.goto(f"{app_url}/trial?id={JOURNEY_ID}")
     expect(page.get_by_role("heading", name=JOURNEY_TITLE)).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("Collections per bin-week").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Collections per bin-week (primary)")).to_be_visible()
     screenshot(page, "trial_after_journey")
     expect(page.get_by_text("Traceback")).to_have_count(0)
