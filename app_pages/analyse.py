@@ -18,10 +18,10 @@ from app_pages.analyse_data import (
     load_runs,
     load_suggestion,
     registration,
-    trial_ids,
 )
-from app_pages.data import home, load_portfolio, load_trial
+from app_pages.data import home, load_portfolio
 from app_pages.trial_data import load_report
+from app_pages.trial_picker import choose_trial
 from experiments.adhoc import (
     AdhocAnalysis,
     Progress,
@@ -121,24 +121,12 @@ def show_analysis(analysis: AdhocAnalysis, chosen: Registration) -> None:
 
 
 home_dir = home()
-try:
-    ids = trial_ids(home_dir)
-except LivingLabError as error:
-    st.error(f"The trial store could not be read: {error}")
-    st.stop()
-if not ids:
-    st.info(
-        "No trial is registered yet. Open the Portfolio page to set up the demo trials, or "
-        "register a trial with `livinglab register SPEC`; then come back here to analyse it."
-    )
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
-    st.stop()
-
-asked = st.query_params.get("id")
-trial_id = st.selectbox(
-    "Trial", ids, index=ids.index(asked) if asked in ids else 0, key="analyse_trial"
+trial_id = choose_trial(
+    home_dir,
+    "analyse_trial",
+    "No trial is registered yet. Open the Portfolio page to set up the demo trials, or "
+    "register a trial with `livinglab register SPEC`; then come back here to analyse it.",
 )
-st.query_params["id"] = trial_id
 try:
     chosen = registration(home_dir, trial_id)
 except LivingLabError as error:
@@ -187,7 +175,6 @@ with tab_planned:
                 st.stop()
         clear_runs()
         load_portfolio.clear()
-        load_trial.clear()
         load_report.clear()
         st.success(f"Analysis `{planned.analysis_id}` is tracked.")
         for result in planned.results:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from experiments.portfolio import TrialEvidence, TrialSummary, portfolio, trial_evidence
+from experiments.portfolio import TrialSummary, portfolio
 from experiments.store import TrialStore, livinglab_home
 
 CACHE_SECONDS = 30
@@ -23,8 +23,3 @@ def store_is_empty() -> bool:
 @st.cache_data(ttl=CACHE_SECONDS, max_entries=4, show_spinner="Reading the portfolio…")
 def load_portfolio(home_dir: str) -> list[TrialSummary]:
     return portfolio(Path(home_dir))
-
-
-@st.cache_data(ttl=CACHE_SECONDS, max_entries=32, show_spinner="Reading the trial's evidence…")
-def load_trial(home_dir: str, trial_id: str) -> TrialEvidence:
-    return trial_evidence(Path(home_dir), trial_id)

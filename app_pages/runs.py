@@ -9,9 +9,9 @@ from app_pages.analyse_data import (
     load_run_details,
     load_runs,
     tracking_location,
-    trial_ids,
 )
 from app_pages.data import home
+from app_pages.trial_picker import choose_trial
 from experiments.runs import (
     compare_runs,
     comparison_table,
@@ -32,24 +32,12 @@ st.caption(
 )
 
 home_dir = home()
-try:
-    ids = trial_ids(home_dir)
-except LivingLabError as error:
-    st.error(f"The trial store could not be read: {error}")
-    st.stop()
-if not ids:
-    st.info(
-        "No trial is registered yet. Open the Portfolio page to set up the demo trials; their "
-        "analyses then appear here."
-    )
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
-    st.stop()
-
-asked = st.query_params.get("id")
-trial_id = st.selectbox(
-    "Trial", ids, index=ids.index(asked) if asked in ids else 0, key="runs_trial"
+trial_id = choose_trial(
+    home_dir,
+    "runs_trial",
+    "No trial is registered yet. Open the Portfolio page to set up the demo trials; their "
+    "analyses then appear here.",
 )
-st.query_params["id"] = trial_id
 
 try:
     runs = load_runs(str(home_dir), trial_id)
