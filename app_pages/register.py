@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from app_pages.data import load_portfolio
 from app_pages.register_data import home, load_pilots
 from app_pages.register_form import (
     analysis_section,
@@ -34,6 +35,12 @@ slots: dict[str, Any] = {}
 def slot(field: str) -> None:
     """A place beside ``field`` for its error, filled once the whole form has been read."""
     slots[field] = st.empty()
+
+
+def announce(trial_id: str, spec_hash: str, new: bool) -> None:
+    """Say the trial is registered; the portfolio's cached list must now include it."""
+    load_portfolio.clear()
+    st.success(registered_message(trial_id, spec_hash, new))
 
 
 def registered_message(trial_id: str, spec_hash: str, new: bool) -> str:
@@ -147,7 +154,7 @@ def form_tab() -> None:
         except LivingLabError as error:
             st.error(f"Nothing was registered: {error}")
         else:
-            st.success(registered_message(registration.spec.id, registration.spec_hash, new))
+            announce(registration.spec.id, registration.spec_hash, new)
     elif check.registered_hash:
         st.success(registered_message(form.id.strip(), check.registered_hash, new=False))
     elif check.valid:
@@ -179,7 +186,7 @@ def upload_tab() -> None:
         except LivingLabError as error:
             st.error(f"Nothing was registered: {error}")
         else:
-            st.success(registered_message(registration.spec.id, registration.spec_hash, new))
+            announce(registration.spec.id, registration.spec_hash, new)
 
 
 st.title("Register a trial")
