@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app_pages.badges import GUARDRAIL_BADGE, VERDICT_BADGE
 from app_pages.data import home, load_portfolio, store_is_empty
 from experiments.demo import seed_demo
 from experiments.portfolio import (
@@ -16,19 +17,6 @@ from experiments.portfolio import (
 )
 from experiments.summary import format_p
 from livinglab.errors import LivingLabError
-
-VERDICT_BADGE = {
-    "better": ":green-badge[Improved]",
-    "worse": ":red-badge[Worse]",
-    "unclear": ":gray-badge[No clear change]",
-    "not estimated": ":orange-badge[Not estimated]",
-}
-GUARDRAIL_BADGE = {
-    "held": ":green-badge[Guardrails held]",
-    "breached": ":red-badge[Guardrail breached]",
-    "inconclusive": ":orange-badge[Guardrail inconclusive]",
-    "not estimated": ":gray-badge[Guardrail not estimated]",
-}
 
 st.title("Portfolio")
 st.caption(

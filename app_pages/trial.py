@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app_pages.badges import VERDICT_BADGE
 from app_pages.data import home
 from app_pages.trial_charts import ChartShelf
 from app_pages.trial_data import load_report
@@ -22,13 +23,6 @@ from experiments.trial_results import (
     robustness_rows,
 )
 from livinglab.errors import LivingLabError
-
-VERDICT_BADGE = {
-    "better": ":green-badge[Improved]",
-    "worse": ":red-badge[Worse]",
-    "unclear": ":gray-badge[No clear change]",
-    "not estimated": ":orange-badge[Not estimated]",
-}
 
 
 def go_to_portfolio() -> None:

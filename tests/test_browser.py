@@ -162,32 +162,98 @@ def test_an_unknown_trial_address_explains_instead_of_failing(app_url: str, page
     screenshot(page, "trial_unknown")
 
 
-JOURNEY_ID = "bins-browser-journey"
-JOURNEY_TITLE = "Browser journey: sensor-driven bins"
+FORM_ID = "bins-form-journey"
+FORM_TITLE = "Form journey: sensor-driven bins"
+PASTED_ID = "bins-pasted-journey"
 
 
-def test_register_analyse_then_find_the_trial_on_the_portfolio_and_its_page(
+def settled(page: Page) -> None:
+    """Wait until Streamlit has rerun the script after the last input."""
+    page.wait_for_timeout(300)  # the rerun starts a moment after the input
+    expect(
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    ).to_have_count(1, timeout=120_000)
+
+
+def type_into(page: Page, label: str, text: str) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(text)
+    field.press("Control+Enter" if field.evaluate("e => e.tagName") == "TEXTAREA" else "Enter")
+    settled(page)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in a select box or multiselect: type to filter, then click it.
+
+    Streamlit's boxes are ARIA comboboxes; a click does not always open the list, typing does.
+    A multiselect's list stays open after a pick and hides the rest of the page from the
+    accessibility tree, so it is closed; a select box closes itself (Escape there would undo).
+    """
+    box = page.get_by_label(label, exact=True)
+    expect(box).to_be_visible(timeout=60_000)
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    if box.get_attribute("aria-expanded") == "true":
+        box.press("Escape")
+    settled(page)
+
+
+def choose_date(page: Page, label: str, day: str, nth: int = 0) -> None:
+    """Type ``day`` (YYYY-MM-DD) into the nth date field with this label.
+
+    The field is a row of year, month and day segments that move on as digits arrive; the
+    widget mirrors the date into a hidden native date input, which tells us it was taken.
+    """
+    widget = page.locator('[data-testid="stDateInput"]').filter(has_text=label).nth(nth)
+    widget.get_by_role("spinbutton").first.click()
+    page.keyboard.type(day.replace("-", ""))
+    page.keyboard.press("Enter")
+    settled(page)
+    expect(widget.locator('input[type="date"]')).to_have_value(day)
+
+
+def register_through_the_form(page: Page) -> None:
+    type_into(page, "Trial id", FORM_ID)
+    type_into(page, "Owner", "Smart bins pilot team")
+    type_into(page, "Title", FORM_TITLE)
+    type_into(page, "Hypothesis", "Sensor-driven collection cuts collections per bin-week.")
+    choose(page, "Pilot", "Smart bins (smart_bins)")
+    expect(page.get_by_text("Read 120 bin(s)")).to_be_visible(timeout=120_000)
+    choose(page, "Arms assigned by", "route")
+    for route in ("R02", "R03", "R05", "R08", "R10", "R11"):
+        choose(page, "Treated (route)", route)
+    for route in ("R01", "R04", "R06", "R07", "R09", "R12"):
+        choose(page, "Control (route)", route)
+    choose_date(page, "Treatment start (first treated day)", "2026-03-30")
+    choose_date(page, "First day", "2026-01-05", nth=0)
+    choose_date(page, "Last day", "2026-03-29", nth=0)
+    choose_date(page, "First day", "2026-03-30", nth=1)
+    choose_date(page, "Last day", "2026-07-05", nth=1)
+    type_into(page, "Margin (overflow bin-days per 1,000 bin-days)", "15")
+    method = page.get_by_label("Planned method", exact=True)
+    method.click()
+    method.fill("did")
+    page.get_by_role("option").filter(has_text="did:").first.click()
+    settled(page)
+    type_into(page, "Minimum detectable effect", "0.2")
+    screenshot(page, "register_form_filled")
+    page.get_by_role("button", name="Register and lock", exact=True).click()
+    registered = page.locator('[data-testid="stAlert"]').filter(
+        has_text="is now registered and locked"
+    )
+    expect(registered).to_be_visible(timeout=60_000)
+    expect(registered).to_contain_text(FORM_ID)
+    screenshot(page, "register_form_locked")
+
+
+def test_register_through_the_form_analyse_then_find_the_trial_everywhere(
     app_url: str, page: Page
 ) -> None:
-    spec = (
-        (PROJECT / "experiments" / "trials" / "smart_bins.toml")
-        .read_text()
-        .replace('id = "smart-bins-2026"', f'id = "{JOURNEY_ID}"')
-        .replace(
-            'title = "Sensor-driven collection of street litter bins"',
-            f'title = "{JOURNEY_TITLE}"',
-        )
-    )
     page.goto(f"{app_url}/register")
-    page.get_by_role("tab", name="Upload or paste a TOML spec").click()
-    page.get_by_label("Or paste the spec").fill(spec)
-    page.get_by_label("Or paste the spec").press("Control+Enter")
-    expect(page.get_by_text("Valid spec").first).to_be_visible(timeout=60_000)
-    page.get_by_role("button", name="Register and lock this spec").click()
-    expect(page.get_by_text("is now registered and locked").first).to_be_visible(timeout=60_000)
-    screenshot(page, "register_pasted_spec")
+    register_through_the_form(page)
 
-    page.goto(f"{app_url}/analyse?id={JOURNEY_ID}")
+    page.goto(f"{app_url}/analyse?id={FORM_ID}")
     page.get_by_role("button", name="Run the registered analysis").click()
     # The success message, not the page's caption ("Every result is tracked ..."): the analysis
     # must have finished before we leave the page.
@@ -196,10 +262,29 @@ def test_register_analyse_then_find_the_trial_on_the_portfolio_and_its_page(
     screenshot(page, "analyse_registered")
 
     page.goto(app_url)
-    expect(page.get_by_role("heading", name=JOURNEY_TITLE)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=FORM_TITLE)).to_be_visible(timeout=60_000)
     screenshot(page, "portfolio_after_journey")
-    page.goto(f"{app_url}/trial?id={JOURNEY_ID}")
-    expect(page.get_by_role("heading", name=JOURNEY_TITLE)).to_be_visible(timeout=60_000)
+    page.goto(f"{app_url}/trial?id={FORM_ID}")
+    expect(page.get_by_role("heading", name=FORM_TITLE)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", name="Collections per bin-week (primary)")).to_be_visible()
     screenshot(page, "trial_after_journey")
     expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_a_pasted_spec_registers_and_locks(app_url: str, page: Page) -> None:
+    spec = (
+        (PROJECT / "experiments" / "trials" / "smart_bins.toml")
+        .read_text()
+        .replace('id = "smart-bins-2026"', f'id = "{PASTED_ID}"')
+    )
+    page.goto(f"{app_url}/register")
+    page.get_by_role("tab", name="Upload or paste a TOML spec").click()
+    page.get_by_label("Or paste the spec").fill(spec)
+    page.get_by_label("Or paste the spec").press("Control+Enter")
+    expect(page.get_by_text("Valid spec").first).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Register and lock this spec").click()
+    registered = page.locator('[data-testid="stAlert"]').filter(
+        has_text="is now registered and locked"
+    )
+    expect(registered).to_contain_text(PASTED_ID, timeout=60_000)
+    screenshot(page, "register_pasted_spec")
