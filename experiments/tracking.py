@@ -143,6 +143,10 @@ class Tracker:
     def estimate(self, run_id: str) -> Estimate:
         return Estimate.from_dict(self._json_artifact(run_id, ESTIMATE_ARTIFACT))
 
+    def estimate_json(self, run_id: str) -> dict[str, Any]:
+        """The estimate exactly as stored, to compare a recomputation with it number by number."""
+        return self._json_artifact(run_id, ESTIMATE_ARTIFACT)
+
     def data_health(self, run_id: str) -> dict[str, Any]:
         return self._json_artifact(run_id, DATA_HEALTH_ARTIFACT)
 

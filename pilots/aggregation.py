@@ -25,9 +25,9 @@ def metric_values(observations: pl.LazyFrame, metric: MetricDefinition) -> pl.La
     rows = observations.filter(pl.col("field") == metric.source_field)
     value = {
         "count": pl.len().cast(pl.Float64),
-        "sum": pl.col("value").sum(),
-        "mean": pl.col("value").mean(),
-        "rate_per_1000": 1000 * pl.col("value").mean(),
+        "sum": _in_order(pl.col("value")).list.sum(),
+        "mean": _in_order(pl.col("value")).list.mean(),
+        "rate_per_1000": 1000 * _in_order(pl.col("value")).list.mean(),
     }[metric.aggregation]
     values = rows.group_by("unit", period).agg(value.alias("value"))
     if metric.aggregation in ("count", "sum"):
@@ -49,10 +49,11 @@ def _ratio_values(
         observations.filter(pl.col("field").is_in([metric.source_field, metric.exposure_field]))
         .group_by("unit", period)
         .agg(
-            pl.col("value").filter(pl.col("field") == metric.source_field).sum().alias("events"),
-            pl.col("value")
-            .filter(pl.col("field") == metric.exposure_field)
-            .sum()
+            _in_order(pl.when(pl.col("field") == metric.source_field).then("value"))
+            .list.sum()
+            .alias("events"),
+            _in_order(pl.when(pl.col("field") == metric.exposure_field).then("value"))
+            .list.sum()
             .alias("exposure"),
         )
         .filter(pl.col("exposure") > 0)
@@ -65,3 +66,14 @@ def _ratio_values(
         .select("unit", "period_start", "period_end", "value", "events", "exposure")
         .sort("unit", "period_start")
     )
+
+
+def _in_order(values: pl.Expr) -> pl.Expr:
+    """A group's values sorted into a list, to be summed in the same order every time.
+
+    A float sum depends on the order of its terms; neither an adapter's table nor a group-by
+    has a fixed row order, and the query optimiser drops a plain sort before an aggregation.
+    Summing the sorted list gives the same data the same values to the last digit, which is
+    what ``livinglab rerun`` checks.
+    """
+    return values.sort().implode()
