@@ -1,28 +1,15 @@
-"""Living Lab's web app: routes only; every page lives in app_pages/."""
+"""Living Lab's web app: routes only; every page lives in app_pages/.
+
+An anonymous visitor gets only the sign-in page; a signed-in user gets the pages their roles
+allow (``app_pages.auth.PAGES``), and each page checks again on the server before it draws.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="Living Lab", page_icon="🏙️", layout="wide")
+from app_pages.auth import pages_for, show_identity, viewer
 
-navigation = st.navigation(
-    [
-        st.Page(
-            "app_pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", default=True
-        ),
-        st.Page("app_pages/trial.py", title="Trial", icon=":material/science:", url_path="trial"),
-        st.Page(
-            "app_pages/register.py",
-            title="Register",
-            icon=":material/edit_note:",
-            url_path="register",
-        ),
-        st.Page(
-            "app_pages/analyse.py",
-            title="Analyse",
-            icon=":material/query_stats:",
-            url_path="analyse",
-        ),
-        st.Page("app_pages/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
-    ]
-)
-navigation.run()
+st.set_page_config(page_title="Living Lab", page_icon="🏙️", layout="wide")
+current = viewer()
+if current is not None:
+    show_identity(current)
+st.navigation(pages_for(current), position="sidebar" if current else "hidden").run()

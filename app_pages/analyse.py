@@ -19,6 +19,7 @@ from app_pages.analyse_data import (
     load_suggestion,
     registration,
 )
+from app_pages.auth import page_link, require_page
 from app_pages.data import home, load_portfolio
 from app_pages.trial_data import load_report
 from app_pages.trial_picker import choose_trial
@@ -45,6 +46,7 @@ from livinglab.errors import LivingLabError
 
 LAST = "analyse_last_analysis"
 
+current = require_page("analyse")
 st.title("Analyse")
 st.caption(
     "Run analyses beyond the registered plan: other metrics, methods, a narrower window or other "
@@ -112,7 +114,7 @@ def show_analysis(analysis: AdhocAnalysis, chosen: Registration) -> None:
                     treatment_start=spec.common_start() or spec.post[0],
                 )
                 st.plotly_chart(figure, key=f"analyse_chart_{result.run_id}")
-    st.page_link(
+    page_link(
         "app_pages/runs.py",
         label="Compare with earlier runs",
         icon=":material/history:",
@@ -169,7 +171,9 @@ with tab_planned:
     if st.button("Run the registered analysis", type="primary", key="analyse_planned"):
         with st.spinner("Running the registered analysis: reading the data, estimating, tracking…"):
             try:
-                planned = evaluate_trial(chosen, Path(data_dir), Tracker(home_dir))
+                planned = evaluate_trial(
+                    chosen, Path(data_dir), Tracker(home_dir), actor=current.username
+                )
             except LivingLabError as error:
                 st.error(f"The analysis could not run: {error}")
                 st.stop()
@@ -182,7 +186,7 @@ with tab_planned:
                 f"- **{result.definition.label}** ({result.role}): "
                 f"{effect_sentence(result.estimate, result.definition)}"
             )
-        st.page_link(
+        page_link(
             "app_pages/trial.py",
             label="Open the trial page",
             icon=":material/arrow_forward:",
@@ -261,6 +265,7 @@ with tab_new:
                         options=options,
                         seed=int(seed),
                         progress=progress,
+                        actor=current.username,
                     ),
                 )
 
@@ -301,6 +306,7 @@ with tab_rerun:
                         Tracker(home_dir),
                         progress,
                         data_dir=None if same_data else Path(data_dir),
+                        actor=current.username,
                     ),
                 )
 

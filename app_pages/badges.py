@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evaluation.decision import RECOMMENDATION_LABELS
 from experiments.portfolio import VERDICT_LABELS
 
 VERDICT_BADGE = {
@@ -18,4 +19,8 @@ GUARDRAIL_BADGE = {
     "breached": ":red-badge[Guardrail breached]",
     "inconclusive": ":orange-badge[Guardrail inconclusive]",
     "not estimated": ":gray-badge[Guardrail not estimated]",
+}
+RECOMMENDATION_BADGE = {
+    recommendation: f":{colour}-badge[{RECOMMENDATION_LABELS[recommendation]}]"
+    for recommendation, colour in (("scale", "green"), ("iterate", "orange"), ("stop", "red"))
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from app_pages.badges import GUARDRAIL_BADGE, VERDICT_BADGE
+from app_pages.auth import page_link, require_page
+from app_pages.badges import GUARDRAIL_BADGE, RECOMMENDATION_BADGE, VERDICT_BADGE
 from app_pages.data import home, load_portfolio, store_is_empty
 from experiments.demo import seed_demo
 from experiments.portfolio import (
@@ -15,9 +16,11 @@ from experiments.portfolio import (
     forest_figure,
     portfolio_table,
 )
+from experiments.roles import can_view_trial
 from experiments.summary import format_p
 from livinglab.errors import LivingLabError
 
+current = require_page("view_portfolio")
 st.title("Portfolio")
 st.caption(
     "Smart-city pilots under trial and what the latest analysis says about each one's primary "
@@ -53,6 +56,13 @@ def trial_card(trial: TrialSummary) -> None:
         st.subheader(trial.title)
         where = f" · {', '.join(trial.districts)}" if trial.districts else ""
         st.caption(f"{trial.pilot} · trial `{trial.trial_id}` · {trial.stage}{where}")
+        if trial.decision is not None:
+            record = trial.decision
+            st.markdown(
+                f"**Committee decision: {RECOMMENDATION_BADGE[record.decision]}** by "
+                f"{record.decided_by} on {record.decided_at[:10]}"
+                + (f": {record.reason}" if record.reason else "")
+            )
         if trial.verdict is None:
             if trial.stage == "collecting":
                 st.write(f"Collecting data until {trial.post_end}; no analysis yet.")
@@ -60,6 +70,11 @@ def trial_card(trial: TrialSummary) -> None:
                 st.write(f"Data collection ended {trial.post_end}; not analysed yet.")
         else:
             st.markdown(f"{VERDICT_BADGE[trial.verdict]} " + effect_line(trial))
+            if trial.outcome is not None:
+                st.markdown(
+                    f"Recommendation {RECOMMENDATION_BADGE[trial.outcome.recommendation]} "
+                    + "; ".join(trial.outcome.reasons)
+                )
             status = trial.guardrail_status
             if status is not None:
                 st.markdown(
@@ -70,7 +85,7 @@ def trial_card(trial: TrialSummary) -> None:
                 st.markdown(":orange-badge[Data health] " + "; ".join(trial.data_flags))
             if trial.last_analysed:
                 st.caption(f"Last analysed {trial.last_analysed:%Y-%m-%d %H:%M} UTC")
-        st.page_link(
+        page_link(
             "app_pages/trial.py",
             label="Open trial",
             icon=":material/arrow_forward:",
@@ -81,7 +96,11 @@ def trial_card(trial: TrialSummary) -> None:
 try:
     empty = store_is_empty()
     if not empty:
-        trials = load_portfolio(str(home()))
+        trials = [
+            trial
+            for trial in load_portfolio(str(home()))
+            if can_view_trial(current.roles, current.username, trial.registered_by)
+        ]
 except LivingLabError as error:
     st.error(f"The portfolio could not be read: {error}. Check LIVINGLAB_HOME ({home()}).")
     st.stop()

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from app_pages.auth import require_page
 from app_pages.data import load_portfolio
 from app_pages.register_data import home, load_pilots
 from app_pages.register_form import (
@@ -16,6 +17,7 @@ from app_pages.register_form import (
     timing_section,
 )
 from app_pages.register_power import power_section
+from experiments.drafts import Drafts
 from experiments.registration import (
     FIELDS,
     GENERAL,
@@ -150,7 +152,7 @@ def form_tab() -> None:
         )
     elif submitted:
         try:
-            registration, new = register_form(home(), form)
+            registration, new = register_form(home(), form, current.username)
         except LivingLabError as error:
             st.error(f"Nothing was registered: {error}")
         else:
@@ -161,11 +163,39 @@ def form_tab() -> None:
         st.caption("The spec is valid. Registering locks it: it cannot be changed afterwards.")
 
 
+def load_draft(drafts: Drafts, trial_id: str) -> None:
+    draft = drafts.get(trial_id)
+    if draft is not None:
+        st.session_state["reg_paste"] = draft.text
+
+
+def drafts_section(drafts: Drafts) -> None:
+    """The signed-in owner's drafts: load one into the editor to change it."""
+    mine = drafts.of(current.username)
+    if not mine:
+        return
+    chosen = st.selectbox(
+        f"Your drafts ({len(mine)})",
+        [d.trial_id for d in mine],
+        format_func=lambda trial_id: f"{trial_id} (saved {drafts.get(trial_id).saved_at})",  # type: ignore[union-attr]
+        key="reg_draft_choice",
+    )
+    st.button(
+        "Load the draft into the editor",
+        key="reg_draft_load",
+        on_click=load_draft,
+        args=(drafts, chosen),
+    )
+
+
 def upload_tab() -> None:
     st.caption(
         "For any pilot, including one declared by a data table: paste the spec or upload its "
-        "file. The README's *Trial specs* section lists every field."
+        "file. The README's *Trial specs* section lists every field. Save it as a draft to come "
+        "back to it; only you can edit your drafts, until you register and lock them."
     )
+    drafts = Drafts(home())
+    drafts_section(drafts)
     uploaded = st.file_uploader("Spec file", type=["toml"], key="reg_upload")
     pasted = st.text_area("Or paste the spec", height=240, key="reg_paste")
     text = uploaded.getvalue().decode("utf-8") if uploaded is not None else pasted
@@ -180,15 +210,29 @@ def upload_tab() -> None:
         f"Valid spec `{spec.id}` for pilot `{spec.pilot}`: {spec.title}. Content hash "
         f"`{spec.content_hash()}`."
     )
-    if st.button("Register and lock this spec", type="primary", key="reg_upload_submit"):
+    draft_column, register_column = st.columns(2)
+    if draft_column.button("Save as draft", key="reg_draft_save"):
         try:
-            registration, new = register_text(home(), text)
+            drafts.save(text, current.username)
+        except LivingLabError as error:
+            st.error(f"Not saved: {error}")
+        else:
+            st.success(f"Draft `{spec.id}` saved; only you can see and edit it.")
+    if register_column.button(
+        "Register and lock this spec", type="primary", key="reg_upload_submit"
+    ):
+        try:
+            registration, new = register_text(home(), text, current.username)
         except LivingLabError as error:
             st.error(f"Nothing was registered: {error}")
         else:
+            draft = drafts.get(spec.id)
+            if draft is not None and draft.owner == current.username:
+                drafts.discard(spec.id, current.username)  # locked now: no longer a draft
             announce(registration.spec.id, registration.spec_hash, new)
 
 
+current = require_page("register")
 st.title("Register a trial")
 st.caption(
     "Pre-register the trial before any results exist. Registration locks the spec under its "

@@ -10,6 +10,7 @@ from app_pages.analyse_data import (
     load_runs,
     tracking_location,
 )
+from app_pages.auth import page_link, require_page
 from app_pages.data import home
 from app_pages.trial_picker import choose_trial
 from experiments.runs import (
@@ -25,6 +26,7 @@ from livinglab.errors import LivingLabError
 
 SHOW = {"All runs": None, "Planned analyses": "planned", "Ad-hoc analyses": "adhoc"}
 
+require_page("view_runs")
 st.title("Runs")
 st.caption(
     "Every analysis of a trial tracked in MLflow, newest first: planned analyses and the ad-hoc "
@@ -46,7 +48,7 @@ except LivingLabError as error:
     st.stop()
 if not runs:
     st.info("This trial has no tracked runs yet. Run an analysis on the Analyse page.")
-    st.page_link(
+    page_link(
         "app_pages/analyse.py",
         label="Analyse this trial",
         icon=":material/query_stats:",
@@ -126,7 +128,7 @@ if experiment_id is not None:
         links.append(f"[Newest run]({mlflow_run_url(experiment_id, runs[0].run_id, base)})")
     st.markdown(" · ".join(links))
 
-st.page_link(
+page_link(
     "app_pages/analyse.py",
     label="Analyse this trial",
     icon=":material/query_stats:",

@@ -5,13 +5,17 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app_pages.auth import page_link, require_page
 from app_pages.badges import VERDICT_BADGE
 from app_pages.data import home
+from app_pages.decision_panel import decision_section, deviation_section
+from app_pages.dossier_download import dossier_section
 from app_pages.trial_charts import ChartShelf
 from app_pages.trial_data import load_report
 from evaluation.result import Estimate
 from experiments import charts
 from experiments import trial_report as report
+from experiments.roles import can_view_trial
 from experiments.summary import effect_sentence, verdict
 from experiments.trial_design import district_rows, first_start, mapped_sites, timeline_rows
 from experiments.trial_diagnostics import balance_rows, diagnostic_rows, placebo_distribution
@@ -26,7 +30,7 @@ from livinglab.errors import LivingLabError
 
 
 def go_to_portfolio() -> None:
-    st.page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
+    page_link("app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:")
 
 
 def show_views(estimate: Estimate, label: str, unit: str, time_grain: str, key: str) -> None:
@@ -116,6 +120,7 @@ def show_views(estimate: Estimate, label: str, unit: str, time_grain: str, key: 
         )
 
 
+current = require_page("view_trial")
 trial_id = st.query_params.get("id")
 if not trial_id:
     st.title("Trial")
@@ -132,6 +137,14 @@ except LivingLabError as error:
     st.stop()
 
 evidence, spec, primary = trial.evidence, trial.spec, trial.primary
+if not can_view_trial(current.roles, current.username, evidence.registration.registered_by):
+    st.title("Trial")
+    st.error(
+        f"Not allowed: trial {spec.id!r} was registered by someone else, and a pilot owner sees "
+        "only their own trials."
+    )
+    go_to_portfolio()
+    st.stop()
 start = first_start(spec)
 shelf = ChartShelf(spec.id)
 diagnostics = diagnostic_rows(trial.checks, evidence.data_health) if primary else []
@@ -150,6 +163,9 @@ if primary is not None:
         f"**In plain words.** {plain_summary(evidence, diagnostics)}",
         icon=":material/summarize:",
     )
+
+if evidence.metrics:
+    decision_section(evidence, current)
 
 st.header("Design")
 mapped = mapped_sites(trial.sites)
@@ -274,6 +290,8 @@ if primary is not None and evidence.robustness:
         "robustness",
     )
 
+deviation_section(spec.id)
+
 st.header("Downloads")
 csv_column, zip_column = st.columns(2)
 csv_column.download_button(
@@ -294,6 +312,7 @@ zip_column.download_button(
     on_click="ignore",
     icon=":material/folder_zip:",
 )
+dossier_section(spec.id, current)
 
 health = evidence.data_health
 if health:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.analyse_data import trial_ids
+from app_pages.auth import page_link
 from livinglab.errors import LivingLabError
 
 
@@ -19,7 +20,7 @@ def choose_trial(home_dir: Path, key: str, when_empty: str) -> str:
         st.stop()
     if not ids:
         st.info(when_empty)
-        st.page_link(
+        page_link(
             "app_pages/portfolio.py", label="Go to the portfolio", icon=":material/dashboard:"
         )
         st.stop()

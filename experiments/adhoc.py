@@ -4,8 +4,10 @@ The planned analysis (``experiments.analysis.evaluate_trial``) runs what the reg
 An evaluator also needs to look further: another method on a secondary metric, a narrower window,
 other options, or the same analysis again on new data. Each (metric, method) becomes one MLflow
 run tagged like the planned ones plus ``kind = "adhoc"``, so that the committee's pages, which
-read the planned analysis, are never fed an exploratory number; a window narrower than the
-registered one is recorded as a deviation.
+read the planned analysis, are never fed an exploratory number. What departs from the
+registration (a narrower window, a method not registered for the metric, other options for the
+planned method) is tagged ``deviation``; such runs are exploratory and listed as deviations on
+the trial page.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from evaluation.methods import METHODS, method_config, run_method
 from evaluation.result import Estimate
 from evaluation.router import Recommendation, describe, recommend
 from experiments.analysis import require_data_dir
+from experiments.audit import AuditLog, operator
 from experiments.demo import demo_data_dir
 from experiments.provenance import data_hash
 from experiments.run_record import finish_run, run_tags
@@ -147,6 +150,13 @@ def default_options(spec: TrialSpec, method: str) -> dict[str, Any]:
     return dict(spec.analysis.options) if method == spec.planned_method else {}
 
 
+def registered_method(spec: TrialSpec, metric: str, method: str) -> bool:
+    """Whether the registration plans ``method`` for ``metric``: the planned method for every
+    metric, and the robustness methods for the primary one."""
+    robustness = spec.analysis.robustness if metric == spec.primary.name else ()
+    return method == spec.planned_method or method in robustness
+
+
 def suggest_method(registration: Registration, data_dir: Path) -> Recommendation:
     """The router's choice for the trial's design, read from its primary metric's panel."""
     spec = registration.spec
@@ -174,6 +184,7 @@ def run_analysis(
     progress: Progress | None = None,
     *,
     rerun_of: str | None = None,
+    actor: str | None = None,
 ) -> AdhocAnalysis:
     """Run every method in ``methods`` on every metric in ``metrics``; one tracked run each.
 
@@ -231,6 +242,18 @@ def run_analysis(
         )
         results.append(shared.run(definition, roles[name], method, method_options[method]))
     report(1.0, "Analysis done")
+    AuditLog(tracker.home).record(
+        actor or operator(),
+        "analyse",
+        spec.id,
+        {
+            "analysis": shared.analysis_id,
+            "kind": ADHOC,
+            "metrics": list(metrics),
+            "methods": list(methods),
+            **({"rerun_of": rerun_of} if rerun_of else {}),
+        },
+    )
     return AdhocAnalysis(
         spec.id,
         shared.analysis_id,
@@ -272,6 +295,7 @@ def rerun(
     progress: Progress | None = None,
     *,
     data_dir: Path | None = None,
+    actor: str | None = None,
 ) -> AdhocAnalysis:
     """Run a past run again, on its own data directory unless ``data_dir`` is given."""
     if request.trial_id != registration.spec.id:
@@ -290,6 +314,7 @@ def rerun(
         seed=request.seed,
         progress=progress,
         rerun_of=request.run_id,
+        actor=actor,
     )
 
 
@@ -360,6 +385,8 @@ class _Shared:
         """The planned runs' tags, plus ``kind``, any deviation and the run this one repeats."""
         spec = self.registration.spec
         deviations = [self.deviation] if self.deviation else []
+        if not registered_method(spec, definition.name, method):
+            deviations.append(f"method {method} is not registered for {definition.name}")
         registered = derived | default_options(spec, method)
         if method == spec.planned_method and options != registered:
             deviations.append(

@@ -16,6 +16,7 @@ from evaluation.multiple_testing import adjust_p_values
 from evaluation.panel import Panel
 from evaluation.result import Estimate
 from evaluation.router import describe, recommend
+from experiments.audit import AuditLog, operator
 from experiments.provenance import data_hash
 from experiments.run_record import finish_run, run_tags
 from experiments.spec import TrialSpec, trial_pilot
@@ -91,10 +92,16 @@ class TrialEvaluation:
 
 
 def evaluate_trial(
-    registration: Registration, data_dir: Path, tracker: Tracker, *, seed: int = 0
+    registration: Registration,
+    data_dir: Path,
+    tracker: Tracker,
+    *,
+    seed: int = 0,
+    actor: str | None = None,
 ) -> TrialEvaluation:
     """Run the registered method on every registered metric, and the robustness methods on the
-    primary one; one tracked run per metric and method."""
+    primary one; one tracked run per metric and method. The analysis goes to the audit trail
+    as done by ``actor`` (the OS user when not given)."""
     spec = registration.spec
     require_data_dir(data_dir)
     pilot = trial_pilot(spec)
@@ -137,6 +144,12 @@ def evaluate_trial(
         if adjusted[result.definition.name] is not None:
             tracker.log_number(result.run_id, "p_adjusted", adjusted[result.definition.name])
     results = [replace(r, p_adjusted=adjusted[r.definition.name]) for r in results]
+    AuditLog(tracker.home).record(
+        actor or operator(),
+        "analyse",
+        spec.id,
+        {"analysis": context.analysis_id, "kind": "planned", "seed": seed},
+    )
     return TrialEvaluation(
         spec.id,
         context.analysis_id,

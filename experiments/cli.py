@@ -16,6 +16,7 @@ from livinglab.errors import InputError, LivingLabError
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 METHOD_NAMES = ("prepost", "did", "event_study", "staggered", "synth", "bsts", "randomized")
+DOSSIER_LANGUAGES = ("en", "zh-Hant")  # experiments.dossier_text.LANGUAGES, without importing it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +74,27 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(handler=_evaluate)
 
+    rerun = commands.add_parser(
+        "rerun",
+        help="recompute a tracked run and compare it with what it recorded",
+        description="Recompute a tracked run from its recorded spec, data, code version and "
+        "seed, without tracking anything. Exit code 0 when every number matches the recorded "
+        "estimate exactly, 1 when it does not, 2 on errors.",
+    )
+    rerun.add_argument("run_id", help="the tracked run's id")
+    rerun.add_argument("--format", choices=("json", "text"), default="text")
+    rerun.set_defaults(handler=_rerun)
+
+    report = commands.add_parser(
+        "report",
+        help="write a trial's evidence dossier: committee brief and technical appendix",
+    )
+    report.add_argument("trial_id", help="a registered trial's id")
+    report.add_argument("--lang", choices=DOSSIER_LANGUAGES, default="en")
+    report.add_argument("--format", choices=("pdf", "html"), default="pdf", dest="fmt")
+    report.add_argument("--out", type=Path, required=True, help="file to write")
+    report.set_defaults(handler=_report)
+
     estimate = commands.add_parser(
         "estimate", help="estimate an effect from any CSV or Parquet table (no trial needed)"
     )
@@ -102,7 +124,53 @@ def _build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="serve the app at http://localhost:8501")
     app.add_argument("--port", type=int, default=8501)
     app.set_defaults(handler=_app)
+    _add_governance_commands(commands)
     return parser
+
+
+def _add_governance_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``user`` (the local accounts store) and ``audit`` (the audit trail)."""
+    user = commands.add_parser("user", help="manage the local accounts store")
+    user_commands = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        dest="roles",
+        help="owner, evaluator, committee or admin; repeat for several",
+    )
+    add.add_argument("--name", default="", help="display name (default: the username)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=_user_add)
+    remove = user_commands.add_parser("remove", help="remove a user")
+    remove.add_argument("username")
+    remove.set_defaults(handler=_user_remove)
+    listing = user_commands.add_parser("list", help="list users and their roles")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(handler=_user_list)
+    passwd = user_commands.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("username")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    passwd.set_defaults(handler=_user_passwd)
+
+    audit = commands.add_parser("audit", help="read, export and verify the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    entries = audit_commands.add_parser("list", help="audit entries, newest first")
+    entries.add_argument("--action")
+    entries.add_argument("--actor")
+    entries.add_argument("--limit", type=int)
+    entries.add_argument("--format", choices=("text", "json"), default="text")
+    entries.set_defaults(handler=_audit_list)
+    export = audit_commands.add_parser("export", help="every entry, oldest first")
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=_audit_export)
+    verify = audit_commands.add_parser("verify", help="check the audit trail's hash chain")
+    verify.set_defaults(handler=_audit_verify)
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -144,6 +212,44 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(json.dumps(evaluation.to_dict(), indent=2))
     else:
         print(_as_text(evaluation.to_dict()))
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    from experiments.audit import AuditLog, operator
+    from experiments.rerun import as_text, rerun_check
+    from experiments.store import TrialStore, livinglab_home
+    from experiments.tracking import Tracker
+
+    home = livinglab_home()
+    check = rerun_check(args.run_id, TrialStore(home), Tracker(home))
+    result = check.to_dict()
+    AuditLog(home).record(
+        operator(), "rerun", result["trial"], {"run_id": args.run_id, "match": check.match}
+    )
+    print(json.dumps(result, indent=2) if args.format == "json" else as_text(check))
+    return 0 if check.match else 1
+
+
+def _report(args: argparse.Namespace) -> None:
+    from experiments.audit import AuditLog, operator
+    from experiments.dossier import dossier_content
+    from experiments.dossier_render import render_html, render_pdf_with_pages
+    from experiments.store import livinglab_home
+
+    if not args.out.parent.is_dir():
+        raise InputError(f"--out: directory {args.out.parent} does not exist")
+    home = livinglab_home()
+    dossier = dossier_content(home, args.trial_id, args.lang)
+    if args.fmt == "pdf":
+        data, pages = render_pdf_with_pages(dossier)
+        told = f"wrote {args.out} ({pages} pages)"
+    else:
+        data, told = render_html(dossier).encode("utf-8"), f"wrote {args.out}"
+    args.out.write_bytes(data)
+    AuditLog(home).record(
+        operator(), "report", args.trial_id, {"lang": args.lang, "format": args.fmt}
+    )
+    print(told)
 
 
 def _estimate(args: argparse.Namespace) -> None:
@@ -193,6 +299,7 @@ def _estimate(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    from experiments.accounts import DEMO_USERS
     from experiments.demo import seed_demo
     from experiments.store import livinglab_home
 
@@ -201,6 +308,117 @@ def _demo(args: argparse.Namespace) -> None:
         home, lambda fraction, message: print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
     )
     print(f"demo portfolio in {home}: {', '.join(trials)}")
+    users = ", ".join(f"{name} / {password}" for name, password, _ in DEMO_USERS)
+    print(f"demo users (username / password): {users}")
+
+
+def _user_add(args: argparse.Namespace) -> None:
+    from experiments.accounts import Accounts
+    from experiments.audit import operator
+    from experiments.store import livinglab_home
+
+    password = _new_password(args.username, from_stdin=args.password_stdin)
+    user = Accounts(livinglab_home()).add(
+        args.username, password, args.roles, display_name=args.name, actor=operator()
+    )
+    print(f"added {user.username} (roles: {', '.join(user.roles)})")
+
+
+def _user_remove(args: argparse.Namespace) -> None:
+    from experiments.accounts import Accounts
+    from experiments.audit import operator
+    from experiments.store import livinglab_home
+
+    Accounts(livinglab_home()).remove(args.username, actor=operator())
+    print(f"removed {args.username}")
+
+
+def _user_list(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from experiments.accounts import Accounts
+    from experiments.store import livinglab_home
+
+    users = Accounts(livinglab_home()).users()
+    if args.format == "json":
+        print(json.dumps([asdict(user) for user in users], indent=2))
+        return
+    if not users:
+        print("no users yet: add one with `livinglab user add USERNAME --role admin`")
+    for user in users:
+        print(f"{user.username:<24} {', '.join(user.roles):<32} {user.display_name}")
+
+
+def _user_passwd(args: argparse.Namespace) -> None:
+    from experiments.accounts import Accounts
+    from experiments.audit import operator
+    from experiments.store import livinglab_home
+
+    accounts = Accounts(livinglab_home())
+    accounts.existing(args.username)  # before asking for a password in vain
+    password = _new_password(args.username, from_stdin=args.password_stdin)
+    accounts.set_password(args.username, password, actor=operator())
+    print(f"password changed for {args.username}")
+
+
+def _new_password(username: str, *, from_stdin: bool) -> str:
+    """One line of standard input, or typed twice at a hidden prompt."""
+    import getpass
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InputError("--password-stdin: standard input held no password")
+        return password
+    password = getpass.getpass(f"New password for {username}: ")
+    if getpass.getpass("Repeat it: ") != password:
+        raise InputError("the two passwords do not match; nothing changed")
+    return password
+
+
+def _audit_list(args: argparse.Namespace) -> None:
+    from experiments.audit import AuditLog
+    from experiments.store import livinglab_home
+
+    entries = AuditLog(livinglab_home()).entries(
+        action=args.action, actor=args.actor, limit=args.limit
+    )
+    if args.format == "json":
+        print(json.dumps([entry.to_dict() for entry in entries], indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        details = json.dumps(entry.details, ensure_ascii=False) if entry.details else ""
+        print(
+            f"{entry.seq:>6} {entry.at} {entry.actor:<20} {entry.action:<13} {entry.target} "
+            f"{details}".rstrip()
+        )
+
+
+def _audit_export(args: argparse.Namespace) -> None:
+    from experiments.audit import AuditLog
+    from experiments.store import livinglab_home
+
+    text = AuditLog(livinglab_home()).export(args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+        return
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote the audit trail to {args.out}")
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from experiments.audit import AuditLog
+    from experiments.store import livinglab_home
+
+    log = AuditLog(livinglab_home())
+    problems = log.verify()
+    if not problems:
+        print(f"audit trail intact ({log.count()} entries)")
+        return 0
+    for problem in problems:
+        print(problem)
+    print(f"error: the audit trail was tampered with: {len(problems)} problem(s)", file=sys.stderr)
+    return 2
 
 
 def _app(args: argparse.Namespace) -> int:

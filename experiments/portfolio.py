@@ -19,19 +19,24 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from evaluation.decision import (
+    DecisionOutcome,
+    GuardrailState,
+    counterfactual_mean,
+    guardrail_state,
+)
 from evaluation.result import Estimate
-from experiments.spec import MarginType, MetricRole, TrialSpec, trial_pilot
+from experiments.decisions import DecisionLog, DecisionRecord
+from experiments.spec import MetricRole, TrialSpec, trial_pilot
 from experiments.store import Registration, TrialStore
 from experiments.summary import Verdict, verdict
 from experiments.tracking import PLANNED_FINISHED, RunRecord, Tracker
-from pilots.contract import HONG_KONG, Direction, MetricDefinition
+from experiments.trial_decision import estimate_from_run, trial_recommendation
+from pilots.contract import HONG_KONG, MetricDefinition
 
 Stage = Literal["registered", "collecting", "analysed", "decided"]
-# "decided" is the stage after the committee records a decision. Decisions are not recorded yet
-# (issue 6 adds them), so portfolio() never assigns it: a trial is never shown as decided without
-# a decision record behind it.
+# "decided" once the committee has recorded a decision (experiments.decisions).
 STAGES: tuple[Stage, ...] = ("registered", "collecting", "analysed", "decided")
-GuardrailState = Literal["held", "breached", "inconclusive", "not estimated"]
 # Worst first: a portfolio row shows the worst state among its guardrails.
 GUARDRAIL_STATES: tuple[GuardrailState, ...] = ("breached", "inconclusive", "not estimated", "held")
 VERDICT_LABELS: dict[Verdict, str] = {
@@ -97,6 +102,9 @@ class TrialSummary:
     data_flags: tuple[str, ...] = ()  # data-health problems of the latest analysis
     analysis_id: str | None = None
     post_end: date | None = None
+    outcome: DecisionOutcome | None = None  # the registered rule applied to the latest analysis
+    decision: DecisionRecord | None = None  # the committee's latest decision
+    registered_by: str = ""
 
     @property
     def counterfactual_mean(self) -> float | None:
@@ -118,8 +126,13 @@ class TrialSummary:
         return next((state for state in GUARDRAIL_STATES if state in states), None)
 
     @property
-    def recommendation(self) -> str:
+    def verdict_label(self) -> str:
         return VERDICT_LABELS[self.verdict] if self.verdict else "Awaiting analysis"
+
+    @property
+    def recommendation(self) -> str:
+        """The registered decision rule's recommendation on the latest analysis."""
+        return self.outcome.label if self.outcome else "Awaiting analysis"
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,7 @@ class MetricEvidence:
     definition: MetricDefinition
     estimate: Estimate
     run_id: str
+    p_adjusted: float | None = None  # corrected for multiple testing as registered
 
 
 @dataclass(frozen=True)
@@ -146,17 +160,31 @@ class TrialEvidence:
     def spec(self) -> TrialSpec:
         return self.registration.spec
 
+    def recommendation(self) -> DecisionOutcome | None:
+        """The registered decision rule applied to this analysis (``None`` before one)."""
+        return trial_recommendation(
+            self.spec, {m.definition.name: (m.estimate, m.p_adjusted) for m in self.metrics}
+        )
+
 
 def portfolio(home: Path, today: date | None = None) -> list[TrialSummary]:
     """Every registered trial with its latest analysis; ``today`` (Hong Kong) sets the stage."""
     today = today or datetime.now(ZoneInfo(HONG_KONG)).date()
     tracker = Tracker(home)
     registrations = TrialStore(home).all()
+    decisions = DecisionLog(home).latest_by_trial()
     with ThreadPoolExecutor(READERS) as pool:
-        return list(pool.map(lambda r: _summary(r, tracker, today), registrations))
+        return list(
+            pool.map(lambda r: _summary(r, tracker, today, decisions.get(r.spec.id)), registrations)
+        )
 
 
-def _summary(registration: Registration, tracker: Tracker, today: date) -> TrialSummary:
+def _summary(
+    registration: Registration,
+    tracker: Tracker,
+    today: date,
+    decision: DecisionRecord | None = None,
+) -> TrialSummary:
     spec = registration.spec
     pilot = trial_pilot(spec)
     definition = pilot.metric(spec.primary.name)
@@ -171,7 +199,9 @@ def _summary(registration: Registration, tracker: Tracker, today: date) -> Trial
         trial_id=spec.id,
         title=spec.title,
         pilot=pilot.name,
-        stage=trial_stage(spec, analysed=latest is not None, today=today),
+        stage=trial_stage(
+            spec, analysed=latest is not None, decided=decision is not None, today=today
+        ),
         primary_metric=definition.label,
         primary_unit=definition.unit,
         direction=definition.direction,
@@ -182,6 +212,8 @@ def _summary(registration: Registration, tracker: Tracker, today: date) -> Trial
         relative_effect=numbers.get("relative_effect"),
         last_analysed=_time(latest) if latest else None,
         post_end=spec.post[1],
+        decision=decision,
+        registered_by=registration.registered_by,
     )
     if latest is None:
         return summary
@@ -197,65 +229,29 @@ def _summary(registration: Registration, tracker: Tracker, today: date) -> Trial
         if role.role == "guardrail"
     )
     health = tracker.data_health(latest.run_id)
+    primary = tracker.estimate(latest.run_id)
+    results = {name: (estimate_from_run(run), None) for name, run in by_metric.items()}
+    results[spec.primary.name] = (primary, latest.metrics.get("p_adjusted"))
     return replace(
         summary,
         districts=pilot_districts(tracker.sites(latest.run_id), health),
-        verdict=verdict(tracker.estimate(latest.run_id), definition),
+        verdict=verdict(primary, definition),
+        outcome=trial_recommendation(spec, results),
         guardrails=guardrails,
         data_flags=data_health_flags(health),
         analysis_id=analysis_id,
     )
 
 
-def trial_stage(spec: TrialSpec, *, analysed: bool, today: date) -> Stage:
-    """Analysed once a finished analysis exists; before that, collecting until the post window
-    ends and registered after it (data complete, analysis not yet run)."""
+def trial_stage(spec: TrialSpec, *, analysed: bool, today: date, decided: bool = False) -> Stage:
+    """Decided once the committee has recorded a decision; analysed once a finished analysis
+    exists; before that, collecting until the post window ends and registered after it (data
+    complete, analysis not yet run)."""
+    if decided:
+        return "decided"
     if analysed:
         return "analysed"
     return "collecting" if today <= spec.post[1] else "registered"
-
-
-def counterfactual_mean(effect: float | None, relative_effect: float | None) -> float | None:
-    """The treated group's mean without the pilot, recovered as effect / relative effect."""
-    if effect is None or not relative_effect:
-        return None
-    return effect / relative_effect
-
-
-def guardrail_state(
-    *,
-    direction: Direction,
-    margin: float,
-    margin_type: MarginType,
-    ci_low: float | None,
-    ci_high: float | None,
-    counterfactual: float | None = None,
-) -> tuple[GuardrailState, float | None, float | None]:
-    """Judge a guardrail's 95% interval against its non-inferiority margin.
-
-    Returns the state, the allowed worsening in the metric's unit and the interval's worse end.
-    Held when the worse end stays within the margin, breached when the whole interval lies
-    beyond it, inconclusive otherwise. A relative margin is a fraction of the counterfactual
-    mean; without an interval (or, for a relative margin, a counterfactual mean) it is not
-    estimated.
-    """
-    if ci_low is None or ci_high is None:
-        return "not estimated", None, None
-    if margin_type == "relative":
-        if not counterfactual:
-            return "not estimated", None, None
-        allowed = margin * abs(counterfactual)
-    else:
-        allowed = margin
-    if direction == "lower_is_better":  # worse means up: the limit is +allowed
-        worst, best, beyond = ci_high, ci_low, lambda value: value > allowed
-    else:  # worse means down: the limit is -allowed
-        worst, best, beyond = ci_low, ci_high, lambda value: value < -allowed
-    if not beyond(worst):
-        return "held", allowed, worst
-    if beyond(best):
-        return "breached", allowed, worst
-    return "inconclusive", allowed, worst
 
 
 def _guardrail(
@@ -328,7 +324,9 @@ def portfolio_table(trials: Iterable[TrialSummary]) -> list[dict[str, Any]]:
             "Districts": ", ".join(t.districts),
             "Stage": t.stage,
             "Primary metric": t.primary_metric,
+            "Primary verdict": t.verdict_label,
             "Recommendation": t.recommendation,
+            "Decision": t.decision.label if t.decision else "",
             "Effect": t.effect,
             "95% CI low": t.ci_low,
             "95% CI high": t.ci_high,
@@ -428,7 +426,7 @@ def _row_labels(rows: Sequence[TrialSummary]) -> list[str]:
 
 
 def _hover(trial: TrialSummary) -> str:
-    lines = [f"<b>{trial.title}</b>", f"{trial.primary_metric}: {trial.recommendation}"]
+    lines = [f"<b>{trial.title}</b>", f"{trial.primary_metric}: {trial.verdict_label}"]
     if trial.effect is not None:
         interval = (
             f", 95% CI {trial.ci_low:+.3g} to {trial.ci_high:+.3g}"
@@ -458,7 +456,13 @@ def trial_evidence(home: Path, trial_id: str) -> TrialEvidence:
     runs = [run for run in finished if run.tag("analysis") == analysis_id]
     latest = {run.tag("metric"): run for run in runs if run.tag("role") != "robustness"}
     metrics = tuple(
-        MetricEvidence(role, pilot.metric(role.name), tracker.estimate(run.run_id), run.run_id)
+        MetricEvidence(
+            role,
+            pilot.metric(role.name),
+            tracker.estimate(run.run_id),
+            run.run_id,
+            run.metrics.get("p_adjusted"),
+        )
         for role in spec.metrics
         if (run := latest.get(role.name)) is not None
     )

@@ -377,18 +377,20 @@ def check_text(text: str) -> TrialSpec:
     return parse_spec(data)
 
 
-def register_text(home: Path, text: str) -> tuple[Registration, bool]:
+def register_text(home: Path, text: str, actor: str | None = None) -> tuple[Registration, bool]:
     """Validate a TOML spec and lock it in ``home``'s store; returns it and whether it is new.
 
     Registering the same content again changes nothing; different content under a registered id
     raises ``SpecError``.
     """
-    return TrialStore(home).register(check_text(text), text)
+    return TrialStore(home).register(check_text(text), text, actor)
 
 
-def register_form(home: Path, form: TrialForm) -> tuple[Registration, bool]:
+def register_form(
+    home: Path, form: TrialForm, actor: str | None = None
+) -> tuple[Registration, bool]:
     """Register the form's spec, stored as its TOML preview text; ``SpecError`` if invalid."""
     check = check_form(form, home)
     if not check.valid:
         raise SpecError("; ".join(check.errors.values()))
-    return register_text(home, check.text)
+    return register_text(home, check.text, actor)

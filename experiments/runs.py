@@ -99,9 +99,7 @@ def runs_table(runs: list[RunRecord]) -> list[dict[str, Any]]:
     """One row a run, newest first as given, with fixed columns."""
     return [
         {
-            "Started (UTC)": datetime.fromtimestamp(run.start_time / 1000, tz=UTC).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
+            "Started (UTC)": _started(run, "%Y-%m-%d %H:%M:%S"),
             "Metric": run.tag("metric"),
             "Role": run.tag("role"),
             "Method": run.tag("method"),
@@ -209,3 +207,25 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def deviation_log(tracker: Tracker, trial_id: str) -> list[dict[str, Any]]:
+    """Every exploratory run that departed from the registered plan, newest first."""
+    runs = tracker.runs(trial_id, "tags.kind = 'adhoc' and tags.deviation LIKE '%'")
+    return [
+        {
+            "Started (UTC)": _started(run, "%Y-%m-%d %H:%M"),
+            "Metric": run.tag("metric"),
+            "Method": run.tag("method"),
+            "Departs from the plan": run.tag("deviation"),
+            "Effect": run.metrics.get("effect"),
+            "95% CI low": run.metrics.get("ci_low"),
+            "95% CI high": run.metrics.get("ci_high"),
+            "Run id": run.run_id,
+        }
+        for run in runs
+    ]
+
+
+def _started(run: RunRecord, layout: str) -> str:
+    return datetime.fromtimestamp(run.start_time / 1000, tz=UTC).strftime(layout)

@@ -8,13 +8,13 @@ registration whose stored spec no longer matches its hash is reported as tampere
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from experiments.audit import AuditLog, operator
 from experiments.spec import TrialSpec, parse_spec
 from livinglab.errors import SpecError, UnknownNameError
 
@@ -41,8 +41,11 @@ class TrialStore:
         self.home = home
         self.root = home / "trials"
 
-    def register(self, spec: TrialSpec, source_text: str) -> tuple[Registration, bool]:
-        """Lock ``spec``; returns the registration and whether it is new.
+    def register(
+        self, spec: TrialSpec, source_text: str, actor: str | None = None
+    ) -> tuple[Registration, bool]:
+        """Lock ``spec`` as registered by ``actor`` (the OS user when not given); returns the
+        registration and whether it is new. A new registration goes to the audit trail.
 
         Registering identical content again is a no-op; different content under a registered
         id raises ``SpecError``.
@@ -62,7 +65,7 @@ class TrialStore:
             spec=spec,
             spec_hash=spec_hash,
             registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            registered_by=getpass.getuser(),
+            registered_by=actor or operator(),
         )
         directory = existing.parent
         directory.mkdir(parents=True, exist_ok=True)
@@ -77,6 +80,9 @@ class TrialStore:
         partial = existing.with_suffix(".tmp")
         partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         partial.replace(existing)  # atomic: a registration is either whole or absent
+        AuditLog(self.home).record(
+            registration.registered_by, "register", spec.id, {"spec_hash": spec_hash}
+        )
         return registration, True
 
     def get(self, trial_id: str) -> Registration:

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+# Page tests act as the single local operator; tests/test_app_auth.py and the browser tests
+# switch login on ("accounts") to check who sees what.
+os.environ["LIVINGLAB_AUTH"] = "none"
 
 PROJECT = Path(__file__).resolve().parents[1]
 SMART_BINS_SPEC = PROJECT / "experiments" / "trials" / "smart_bins.toml"

@@ -21,8 +21,9 @@ from experiments.adhoc import (
     suggest_method,
     window_deviation,
 )
+from experiments.audit import AuditLog
 from experiments.portfolio import portfolio, trial_evidence
-from experiments.runs import run_details
+from experiments.runs import deviation_log, run_details
 from experiments.spec import load_spec
 from experiments.store import Registration, TrialStore
 from experiments.tracking import Tracker
@@ -105,6 +106,27 @@ def test_a_narrower_window_is_recorded_as_a_deviation(tracked: Tracked) -> None:
     assert tracked.analysis.deviations == (expected,)
     run = run_details(Tracker(tracked.home), tracked.analysis.results[1].run_id)
     assert run.tags["deviation"] == expected
+
+
+def test_a_method_not_registered_for_the_metric_is_a_deviation(tracked: Tracked) -> None:
+    # did is registered only as the primary metric's robustness check
+    tracker = Tracker(tracked.home)
+    primary_did = run_details(tracker, tracked.analysis.results[1].run_id)
+    secondary_did = run_details(tracker, tracked.analysis.results[3].run_id)
+    assert "method" not in primary_did.tags["deviation"]
+    assert secondary_did.tags["deviation"].endswith(
+        "; method did is not registered for fill_at_collection"
+    )
+    log = deviation_log(tracker, "smart-bins-2026")
+    assert len(log) == 4  # every run of the narrower window departs from the plan
+    assert {row["Run id"] for row in log} == {r.run_id for r in tracked.analysis.results}
+    assert all("narrower" in row["Departs from the plan"] for row in log)
+    (audited,) = AuditLog(tracked.home).entries(action="analyse")
+    assert (audited.target, audited.details["kind"], audited.details["analysis"]) == (
+        "smart-bins-2026",
+        "adhoc",
+        tracked.analysis.analysis_id,
+    )
 
 
 def test_progress_runs_from_reading_the_data_to_done(tracked: Tracked) -> None:

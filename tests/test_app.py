@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from experiments.audit import AuditLog
 from experiments.demo import seed_demo
 from tests.conftest import PROJECT
 
@@ -38,24 +39,35 @@ def text_of(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def open_smart_bins(home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LIVINGLAB_HOME", str(home))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.query_params["id"] = "smart-bins-2026"
+    return app.switch_page(TRIAL_PAGE).run()
+
+
 def test_trial_page_shows_design_evidence_and_results(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIVINGLAB_HOME", str(demo_home))
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    app.query_params["id"] = "smart-bins-2026"
-    app.switch_page(TRIAL_PAGE).run()
+    app = open_smart_bins(demo_home, monkeypatch)
     assert not app.exception
     assert app.title[0].value == "Sensor-driven collection of street litter bins"
     assert [s.value for s in app.subheader] == [
+        "Record the committee's decision",  # the local operator holds every role
         "Collections per bin-week (primary)",
         "Fill at collection (secondary)",
         "Overflowing bin-days per 1,000 (guardrail)",
         "Results",
+        "Evidence dossier",
     ]
     text = text_of(app)
     assert ":green-badge[Improved] Collections per bin-week" in text
     assert "treated R02, R03, R05, R08, R10, R11" in text
+    # The overflow guardrail's interval is too wide to show non-inferiority at its 15-point
+    # margin, so the rule cannot recommend scaling yet and says how much more data it needs.
+    assert "**The registered rule recommends** :orange-badge[Extend/Iterate]" in text
+    assert "guardrail Overflowing bin-days per 1,000 inconclusive" in text
+    assert "**To reach the registered power:** about" in text
     assert "Guardrail: may worsen by at most 15" in text
     assert {chart.key for chart in app.get("plotly_chart")} >= {
         "chart_collections_per_bin_week_counterfactual",
@@ -101,3 +113,24 @@ def test_a_switchback_trial_page_describes_its_schedule_in_words(
     assert "**Switchback**: 42 service days with the treatment and 42 without" in text
     assert "2026-06-02" not in text  # the day-by-day schedule itself stays in the spec
     assert "Journey time (primary)" in [s.value for s in app.subheader]
+
+
+def test_the_trial_page_prepares_the_dossier_in_traditional_chinese(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_smart_bins(demo_home, monkeypatch)
+    assert "dossier_download" not in [
+        b.proto.id.rsplit("-", 1)[1] for b in app.get("download_button")
+    ]
+    app.selectbox(key="dossier_lang").set_value("zh-Hant")
+    app.button(key="dossier_prepare").click().run()
+    assert not app.exception
+    buttons = {b.proto.id.rsplit("-", 1)[1]: b.proto.label for b in app.get("download_button")}
+    assert buttons["dossier_download"] == "Download the dossier (PDF)"
+    pdf = app.session_state["dossier_smart-bins-2026_zh-Hant_pdf"]
+    assert pdf.startswith(b"%PDF")
+    entry = AuditLog(demo_home).entries(action="report", limit=1)[0]
+    assert (entry.target, entry.details) == (
+        "smart-bins-2026",
+        {"lang": "zh-Hant", "format": "pdf"},
+    )

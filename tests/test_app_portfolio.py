@@ -59,11 +59,13 @@ def test_every_trial_is_listed_with_its_verdict_guardrails_and_data_health(app: 
     assert ":orange-badge[Data health] 5.0% of rows quarantined (50 of 1,000)" in text
     table = app.dataframe[0].value
     row = table[table["Trial"] == "smart-bins-2026"].iloc[0]
-    assert (row["Recommendation"], row["Districts"], row["Stage"]) == (
+    assert (row["Primary verdict"], row["Recommendation"], row["Districts"], row["Stage"]) == (
         "Improved",
+        "Scale",
         "Wan Chai",
         "analysed",
     )
+    assert "Recommendation :red-badge[Stop] guardrail beyond its margin" in text
 
 
 def test_the_forest_plot_has_one_row_per_analysed_trial(app: AppTest) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from experiments.drafts import Drafts
 from experiments.registration import register_text
 from experiments.store import TrialStore
 from tests.conftest import PROJECT, SMART_BINS_SPEC
@@ -128,3 +129,18 @@ def test_a_pasted_spec_is_checked_then_registered(home: Path) -> None:
         "is now registered and locked" in s.value and registered.spec_hash in s.value
         for s in app.success
     )
+
+
+def test_an_owner_saves_a_draft_loads_it_back_and_registering_ends_it(home: Path) -> None:
+    text = (PROJECT / "experiments" / "trials" / "tabular.toml").read_text()
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    app.text_area(key="reg_paste").input(text).run()
+    app.button(key="reg_draft_save").click().run()
+    assert any("Draft `parking-meters-2026` saved" in s.value for s in app.success)
+    fresh = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()  # a later visit
+    assert fresh.selectbox(key="reg_draft_choice").value == "parking-meters-2026"
+    fresh.button(key="reg_draft_load").click().run()
+    assert fresh.text_area(key="reg_paste").value == text
+    fresh.button(key="reg_upload_submit").click().run()
+    assert TrialStore(home).ids() == ["parking-meters-2026"]
+    assert Drafts(home).get("parking-meters-2026") is None

@@ -48,4 +48,5 @@ def test_only_the_tracking_module_touches_mlflow() -> None:
 
 
 def test_app_entry_point_only_routes() -> None:
-    assert imported_roots(PROJECT / "app.py") == {"streamlit"}
+    # it routes by who is signed in, so it asks app_pages.auth; nothing else
+    assert imported_roots(PROJECT / "app.py") == {"streamlit", "app_pages"}

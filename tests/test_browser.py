@@ -49,7 +49,11 @@ def free_port() -> int:
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served from a seeded demo store on 127.0.0.1, stopped after the module."""
     home = tmp_path_factory.mktemp("browser_home")
-    environment = os.environ | {"LIVINGLAB_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    environment = os.environ | {
+        "LIVINGLAB_HOME": str(home),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "LIVINGLAB_AUTH": "accounts",  # login required, as deployed; the demo seeds its users
+    }
     environment.pop("MLFLOW_TRACKING_URI", None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LIVINGLAB_HOME", str(home))
@@ -126,18 +130,44 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "screenshots" / f"{name}.png"), full_page=True)
 
 
-def portfolio_seconds(page: Page, url: str) -> float:
-    """Seconds from navigation until every demo trial's title is on the portfolio."""
-    started = time.perf_counter()
+def open_as(page: Page, url: str, username: str) -> None:
+    """Open ``url`` and sign in there as a demo user (a new page load is a new session)."""
     page.goto(url)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(f"{username}-demo-pass")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=60_000)
+
+
+def every_demo_trial_shows(page: Page) -> None:
     for title in DEMO_TITLES:  # each trial's card is headed by its title
         expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
-    return time.perf_counter() - started
+
+
+def test_an_anonymous_visitor_sees_only_the_sign_in_form(app_url: str, page: Page) -> None:
+    page.goto(f"{app_url}/trial?id=smart-bins-2026")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+    screenshot(page, "sign_in")
+    expect(page.get_by_role("heading", name=DEMO_TITLES[0])).to_have_count(0)
+    expect(page.get_by_role("link", name="Portfolio")).to_have_count(0)
+    page.get_by_label("Username", exact=True).fill("committee")
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Unknown username or wrong password")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=DEMO_TITLES[0])).to_have_count(0)
 
 
 def test_the_portfolio_shows_every_demo_trial_and_loads_warm(app_url: str, page: Page) -> None:
-    cold = portfolio_seconds(page, app_url)
-    warm = portfolio_seconds(page, app_url)
+    started = time.perf_counter()
+    open_as(page, app_url, "committee")
+    every_demo_trial_shows(page)
+    cold = time.perf_counter() - started
+    page.get_by_role("link", name="Runs").click()
+    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible(timeout=60_000)
+    started = time.perf_counter()
+    page.get_by_role("link", name="Portfolio").click()
+    every_demo_trial_shows(page)
+    warm = time.perf_counter() - started
     screenshot(page, "portfolio")
     expect(page.get_by_text("Traceback")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -147,7 +177,7 @@ def test_the_portfolio_shows_every_demo_trial_and_loads_warm(app_url: str, page:
 
 
 def test_a_trial_page_is_shareable_by_its_address(app_url: str, page: Page) -> None:
-    page.goto(f"{app_url}/trial?id=smart-bins-2026")
+    open_as(page, f"{app_url}/trial?id=smart-bins-2026", "committee")
     expect(
         page.get_by_role("heading", name="Sensor-driven collection of street litter bins")
     ).to_be_visible(timeout=60_000)
@@ -157,7 +187,7 @@ def test_a_trial_page_is_shareable_by_its_address(app_url: str, page: Page) -> N
 
 
 def test_an_unknown_trial_address_explains_instead_of_failing(app_url: str, page: Page) -> None:
-    page.goto(f"{app_url}/trial?id=no-such-trial")
+    open_as(page, f"{app_url}/trial?id=no-such-trial", "evaluator")
     expect(page.get_by_text("unknown trial 'no-such-trial'")).to_be_visible(timeout=60_000)
     screenshot(page, "trial_unknown")
 
@@ -250,10 +280,10 @@ def register_through_the_form(page: Page) -> None:
 def test_register_through_the_form_analyse_then_find_the_trial_everywhere(
     app_url: str, page: Page
 ) -> None:
-    page.goto(f"{app_url}/register")
+    open_as(page, f"{app_url}/register", "owner")
     register_through_the_form(page)
 
-    page.goto(f"{app_url}/analyse?id={FORM_ID}")
+    open_as(page, f"{app_url}/analyse?id={FORM_ID}", "evaluator")
     page.get_by_role("button", name="Run the registered analysis").click()
     # The success message, not the page's caption ("Every result is tracked ..."): the analysis
     # must have finished before we leave the page.
@@ -261,13 +291,30 @@ def test_register_through_the_form_analyse_then_find_the_trial_everywhere(
     expect(done).to_be_visible(timeout=240_000)
     screenshot(page, "analyse_registered")
 
-    page.goto(app_url)
+    open_as(page, app_url, "committee")
     expect(page.get_by_role("heading", name=FORM_TITLE)).to_be_visible(timeout=60_000)
     screenshot(page, "portfolio_after_journey")
-    page.goto(f"{app_url}/trial?id={FORM_ID}")
+    open_as(page, f"{app_url}/trial?id={FORM_ID}", "committee")
     expect(page.get_by_role("heading", name=FORM_TITLE)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", name="Collections per bin-week (primary)")).to_be_visible()
     screenshot(page, "trial_after_journey")
+
+    # The committee signs off: the registered rule's recommendation, with a reason.
+    recommended = page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text="The registered rule recommends"
+    )
+    expect(recommended).to_be_visible()
+    page.get_by_label("Reason", exact=True).fill(
+        "Accept the recommendation of the registered rule."
+    )
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_text("Committee decision:")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("by committee")).to_be_visible()
+    screenshot(page, "trial_decided")
+    page.get_by_role("link", name="Portfolio").click()
+    stage = page.locator('[data-testid="stCaptionContainer"]').filter(has_text=FORM_ID)
+    expect(stage).to_contain_text("decided", timeout=60_000)
+    screenshot(page, "portfolio_decided")
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
@@ -277,7 +324,7 @@ def test_a_pasted_spec_registers_and_locks(app_url: str, page: Page) -> None:
         .read_text()
         .replace('id = "smart-bins-2026"', f'id = "{PASTED_ID}"')
     )
-    page.goto(f"{app_url}/register")
+    open_as(page, f"{app_url}/register", "owner")
     page.get_by_role("tab", name="Upload or paste a TOML spec").click()
     page.get_by_label("Or paste the spec").fill(spec)
     page.get_by_label("Or paste the spec").press("Control+Enter")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 from pathlib import Path
 
 import pytest
 
+from experiments.audit import AuditLog
 from experiments.cli import main
 from experiments.store import TrialStore
 from experiments.tracking import Tracker
@@ -126,6 +128,15 @@ def test_evaluate_registers_an_unregistered_spec_first(
     assert "registered before analysis" in captured.err
     assert "collections_per_bin_week" in captured.out
     assert TrialStore(home).ids() == ["smart-bins-2026"]
+    # the command line acts as the operator who owns the store, named by the OS user
+    operator = f"os:{getpass.getuser()}"
+    entries = AuditLog(home).entries()
+    assert [(e.action, e.actor, e.target) for e in entries] == [
+        ("analyse", operator, "smart-bins-2026"),
+        ("register", operator, "smart-bins-2026"),
+    ]
+    assert entries[0].details["kind"] == "planned"
+    assert entries[1].details["spec_hash"] == TrialStore(home).get("smart-bins-2026").spec_hash
 
 
 def test_a_design_that_cannot_answer_says_so(
