@@ -28,7 +28,6 @@ from livinglab.errors import InputError
 DB_NAME = "governance.db"
 BUSY_TIMEOUT_SECONDS = 30.0
 ACTIONS = (
-    "draft_save",
     "register",
     "analyse",
     "decide",
@@ -40,6 +39,7 @@ ACTIONS = (
     "user_passwd",
     "report",
     "rerun",
+    "draft_save",
 )
 GENESIS = "0" * 64  # the "previous hash" of the first entry
 SECRET_KEY_PARTS = ("password", "passwd", "secret")
