@@ -144,12 +144,13 @@ if not shown:
     )
     st.stop()
 
-analysed = [t for t in shown if t.stage == "analysed"]
-counts = st.columns(4)
+analysed = [t for t in shown if t.analysed]
+counts = st.columns(5)
 counts[0].metric("Trials shown", f"{len(shown)} of {len(trials)}")
 counts[1].metric("Analysed", len(analysed))
-counts[2].metric("Guardrail breached", sum(t.guardrail_status == "breached" for t in shown))
-counts[3].metric("Data health flagged", sum(bool(t.data_flags) for t in shown))
+counts[2].metric("Decided", sum(t.decision is not None for t in shown))
+counts[3].metric("Guardrail breached", sum(t.guardrail_status == "breached" for t in shown))
+counts[4].metric("Data health flagged", sum(bool(t.data_flags) for t in shown))
 
 st.subheader("Primary effects across trials")
 if analysed:

@@ -120,6 +120,11 @@ class TrialSummary:
         return (min(ends), max(ends))
 
     @property
+    def analysed(self) -> bool:
+        """Whether an analysis exists (the trial may since have been decided)."""
+        return self.analysis_id is not None
+
+    @property
     def guardrail_status(self) -> GuardrailState | None:
         """The worst state among the guardrails (``None`` without any to judge)."""
         states = {check.state for check in self.guardrails}
@@ -361,7 +366,7 @@ def forest_figure(trials: Sequence[TrialSummary]) -> go.Figure:
     Rows without a relative effect (not estimated, or no counterfactual mean) stay on the axis
     with a note, so every analysed trial is accounted for.
     """
-    rows = [t for t in trials if t.stage == "analysed"]
+    rows = [t for t in trials if t.analysed]
     labels = _row_labels(rows)
     figure = go.Figure()
     for kind, name in VERDICT_LABELS.items():

@@ -50,6 +50,7 @@ def test_every_trial_is_listed_with_its_verdict_guardrails_and_data_health(app: 
     assert [(m.label, m.value) for m in app.metric] == [
         ("Trials shown", "3 of 3"),
         ("Analysed", "2"),
+        ("Decided", "0"),
         ("Guardrail breached", "1"),
         ("Data health flagged", "1"),
     ]

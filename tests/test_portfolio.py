@@ -295,7 +295,9 @@ def test_the_forest_plot_has_one_row_per_analysed_trial_coloured_by_verdict() ->
             ci_high=3.0,
             relative_effect=0.1,
         ),
-        summary(trial_id="c", pilot="Kowloon East", stage="collecting", verdict=None),
+        summary(
+            trial_id="c", pilot="Kowloon East", stage="collecting", verdict=None, analysis_id=None
+        ),
         summary(
             trial_id="d",
             pilot="Autonomous shuttle",
@@ -387,6 +389,9 @@ def test_a_recorded_decision_moves_the_trial_to_decided(tmp_path: Path) -> None:
     )
     trials = {t.trial_id: t for t in portfolio(home, today=date(2026, 11, 1))}
     assert trials["smart-bins-2026"].stage == "decided"
+    forest = forest_figure(list(trials.values()))
+    rows = [label for trace in forest.data for label in trace.y]
+    assert any("Collections per bin-week" in label for label in rows)  # decided, still plotted
     assert trials["smart-bins-2026"].decision.decided_by == "committee"
     assert trials["kowloon-east-2026"].stage == "analysed"
     spec, _ = load_spec(SMART_BINS_SPEC)
