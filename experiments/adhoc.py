@@ -110,6 +110,11 @@ def analysis_window(spec: TrialSpec, window: tuple[date, date] | None) -> tuple[
     return first, last
 
 
+def windowed(spec: TrialSpec, window: tuple[date, date]) -> TrialSpec:
+    """``spec`` read over ``window`` (from ``analysis_window``): the data an analysis sees."""
+    return replace(spec, pre=(window[0], spec.pre[1]), post=(spec.post[0], window[1]))
+
+
 def window_deviation(spec: TrialSpec, window: tuple[date, date]) -> str | None:
     if window == spec.window:
         return None
@@ -214,11 +219,8 @@ def run_analysis(
     require_data_dir(data_dir)
 
     report(0.0, "Reading the trial's data")
-    narrowed = replace(
-        spec, pre=(chosen_window[0], spec.pre[1]), post=(spec.post[0], chosen_window[1])
-    )
     pilot = trial_pilot(spec)
-    data = prepare_trial_data(narrowed, pilot.adapter(data_dir), data_dir)
+    data = prepare_trial_data(windowed(spec, chosen_window), pilot.adapter(data_dir), data_dir)
     deviation = window_deviation(spec, chosen_window)
     shared = _Shared(
         registration=registration,

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from evaluation.methods import run_method
 from evaluation.result import Estimate
-from experiments.adhoc import RerunRequest, analysis_window, rerun_request
+from experiments.adhoc import RerunRequest, analysis_window, rerun_request, windowed
 from experiments.provenance import code_version, data_hash
 from experiments.spec import trial_pilot
 from experiments.store import Registration, TrialStore
@@ -117,10 +117,11 @@ def recompute(registration: Registration, request: RerunRequest, *, alpha: float
     registered ones for the planned method, or those chosen for an ad-hoc run.
     """
     spec = registration.spec
-    first, last = analysis_window(spec, request.window)
-    windowed = replace(spec, pre=(first, spec.pre[1]), post=(spec.post[0], last))
+    window = analysis_window(spec, request.window)
     pilot = trial_pilot(spec)
-    data = prepare_trial_data(windowed, pilot.adapter(request.data_dir), request.data_dir)
+    data = prepare_trial_data(
+        windowed(spec, window), pilot.adapter(request.data_dir), request.data_dir
+    )
     panel, _ = metric_panel(data, pilot.metric(request.metric), request.method)
     return run_method(request.method, panel, alpha=alpha, seed=request.seed, **request.options)
 
