@@ -21,6 +21,7 @@ from experiments.audit import AuditLog
 from experiments.roles import ROLE_LABELS, ROLES, Forbidden, allowed, auth_mode, require
 
 SESSION_KEY = "viewer"
+OIDC_LOGIN_RECORDED = "oidc_login_recorded"
 PAGES = (  # (action the page needs, file, title, icon, address)
     ("view_portfolio", "app_pages/portfolio.py", "Portfolio", ":material/dashboard:", ""),
     ("view_trial", "app_pages/trial.py", "Trial", ":material/science:", "trial"),
@@ -42,7 +43,7 @@ class Viewer:
 
     @property
     def role_text(self) -> str:
-        return ", ".join(ROLE_LABELS[role] for role in self.roles)
+        return ", ".join(ROLE_LABELS[role] for role in self.roles) or "no role"
 
 
 def allowed_pages(current: Viewer) -> list[tuple[str, str, str, str, str]]:
@@ -81,9 +82,14 @@ def viewer() -> Viewer | None:
     if mode == "oidc":
         if not st.user.is_logged_in:
             return None
-        email = str(st.user.get("email") or "")
-        user = Accounts(home()).get(email.lower()) if email else None
+        # Providers may assert the email in any case; the account (and so the audit trail and
+        # who registered a trial) is always the lower-cased one.
+        email = str(st.user.get("email") or "").strip().lower()
+        user = Accounts(home()).get(email) if email else None
         name = str(st.user.get("name") or email)
+        if email and not st.session_state.get(OIDC_LOGIN_RECORDED):
+            AuditLog(home()).record(email, "login", email, {"via": "oidc"})
+            st.session_state[OIDC_LOGIN_RECORDED] = True  # once per browser session
         return Viewer(email, user.roles if user else (), name)
     return st.session_state.get(SESSION_KEY)
 
@@ -114,11 +120,12 @@ def sign_in(username: str, password: str) -> Viewer | None:
 
 def sign_out() -> None:
     current = viewer()
-    if current is not None:
+    if current is not None and current.username:  # an OIDC identity without email has none
         AuditLog(home()).record(current.username, "logout")
     if auth_mode() == "oidc":
         st.logout()
     st.session_state.pop(SESSION_KEY, None)
+    st.session_state.pop(OIDC_LOGIN_RECORDED, None)
 
 
 def show_identity(current: Viewer) -> None:
@@ -127,6 +134,8 @@ def show_identity(current: Viewer) -> None:
         st.caption(f"Signed in as **{current.display_name}** ({current.role_text})")
         if auth_mode() != "none" and st.button("Sign out", key="sign_out"):
             sign_out()
+            if auth_mode() == "oidc":  # st.logout queued a redirect that a rerun would drop
+                st.stop()
             st.rerun()
     if auth_mode() == "none":
         st.warning(

@@ -3,4 +3,8 @@
 import streamlit as st
 
 st.title("No role yet")
-st.info("Your account has no role. Ask an administrator to give you one (`livinglab user`).")
+st.info(
+    "Your account has no role. Ask an administrator to give you one (`livinglab user`). "
+    "When you sign in through your organisation, your lower-cased email must be a username "
+    "in Living Lab's accounts store."
+)
