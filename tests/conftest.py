@@ -15,6 +15,7 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["LIVINGLAB_AUTH"] = "none"
 
 PROJECT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.browser_support"]  # the browser and page fixtures
 SMART_BINS_SPEC = PROJECT / "experiments" / "trials" / "smart_bins.toml"
 SIMULATION_SEED = 7
 SIMULATED_EFFECT = -0.3

@@ -8,23 +8,22 @@ never asserted.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from experiments.demo import seed_demo
+from tests.browser_support import (
+    ARTIFACTS,
+    free_port,
+    screenshot,
+    start_app,
+    wait_until_healthy,
+)
 from tests.conftest import PROJECT
 
-ARTIFACTS = PROJECT / "test-artifacts"
-STARTUP_SECONDS = 120
 DEMO_TITLES = (
     "Sensor-driven collection of street litter bins",
     "Phased conversion to multi-functional smart LED lampposts",
@@ -32,55 +31,16 @@ DEMO_TITLES = (
 )
 
 
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("Debian's chromium is missing: run scripts/ensure-chromium (apt-get install)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served from a seeded demo store on 127.0.0.1, stopped after the module."""
     home = tmp_path_factory.mktemp("browser_home")
-    environment = os.environ | {
-        "LIVINGLAB_HOME": str(home),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "LIVINGLAB_AUTH": "accounts",  # login required, as deployed; the demo seeds its users
-    }
-    environment.pop("MLFLOW_TRACKING_URI", None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LIVINGLAB_HOME", str(home))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         seed_demo(home)
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(PROJECT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=PROJECT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_app(home, port, "accounts")  # login required, as deployed
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, server)
@@ -88,46 +48,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the app server exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the app did not answer at {url} within {STARTUP_SECONDS} s")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    """Wait until the script has finished running, then save the whole page."""
-    expect(
-        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    ).to_have_count(1, timeout=60_000)
-    page.wait_for_timeout(500)  # let charts draw
-    (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "screenshots" / f"{name}.png"), full_page=True)
 
 
 def open_as(page: Page, url: str, username: str) -> None:

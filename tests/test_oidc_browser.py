@@ -9,27 +9,23 @@ and stopped after it. The app's ``[auth]`` secrets live in a temporary file pass
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from experiments.accounts import Accounts
 from experiments.audit import AuditLog
 from experiments.spec import load_spec
 from experiments.store import TrialStore
-from tests.conftest import PROJECT, SMART_BINS_SPEC
-from tests.test_browser import chromium, free_port, screenshot, wait_until_healthy
+from tests.browser_support import free_port, screenshot, start_app, wait_until_healthy
+from tests.conftest import SMART_BINS_SPEC
 
-STARTUP_SECONDS = 60
 TRIAL_TITLE = "Sensor-driven collection of street litter bins"
 # The provider asserts the committee member's email in mixed case, as some directories do;
 # the accounts store holds it lower-cased.
@@ -84,37 +80,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    environment = os.environ | {
-        "LIVINGLAB_HOME": str(home),
-        "LIVINGLAB_AUTH": "oidc",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    environment.pop("MLFLOW_TRACKING_URI", None)
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(PROJECT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(app_port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--secrets.files",
-            str(secrets_file),
-        ],
-        cwd=PROJECT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    app = start_app(home, app_port, "oidc", ["--secrets.files", str(secrets_file)])
     try:
-        wait_for_provider(provider_url, provider)
+        wait_until_healthy(
+            provider_url, provider, "/.well-known/openid-configuration", "the OpenID provider"
+        )
         wait_until_healthy(app_url, app)
         yield Servers(app_url, provider_url, home)
     finally:
@@ -122,35 +92,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             server.terminate()
         for server in (app, provider):
             server.wait(timeout=30)
-
-
-def wait_for_provider(url: str, provider: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if provider.poll() is not None:
-            pytest.fail(f"the OpenID provider exited with code {provider.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"the OpenID provider did not answer at {url} within {STARTUP_SECONDS} s")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def sign_in_at_provider(page: Page, servers: Servers, subject: str) -> None:
