@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from experiments.audit import AuditLog
+from experiments.cli import main
 from experiments.spec import load_spec
 from experiments.store import TrialStore
 from livinglab.errors import SpecError, UnknownNameError
@@ -65,3 +67,29 @@ def test_unknown_trial_lists_registered_ones(home: Path) -> None:
     store.register(spec, text)
     with pytest.raises(UnknownNameError, match=f"registered trials: {spec.id}"):
         store.get("nothing-here")
+
+
+def test_the_command_line_refuses_a_changed_spec_with_exit_code_2(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["register", str(SMART_BINS_SPEC)]) == 0
+    changed = tmp_path / "changed.toml"
+    changed.write_text(SMART_BINS_SPEC.read_text().replace("margin = 15.0", "margin = 50.0"))
+    capsys.readouterr()
+    assert main(["register", str(changed)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: trial 'smart-bins-2026' is already registered")
+    assert error.count("\n") == 1  # one line, no traceback
+    assert [e.action for e in AuditLog(home).entries()] == ["register"]  # only the first
+
+
+def test_a_registration_records_who_registered_it(home: Path) -> None:
+    spec, text = load_spec(SMART_BINS_SPEC)
+    registration, _ = TrialStore(home).register(spec, text, actor="owner")
+    assert TrialStore(home).get(spec.id).registered_by == "owner"
+    (entry,) = AuditLog(home).entries(action="register")
+    assert (entry.actor, entry.target, entry.details) == (
+        "owner",
+        spec.id,
+        {"spec_hash": registration.spec_hash},
+    )
