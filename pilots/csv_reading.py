@@ -17,6 +17,9 @@ import polars as pl
 from livinglab.errors import DataError
 from pilots.contract import QUARANTINE_SCHEMA, FileHealth
 
+# A line of only these is blank and skipped; any other line is a row, read or quarantined. (Not
+# "whitespace" in general: Python and polars disagree on control characters such as U+001F.)
+BLANK = " \t"
 # Every field is preceded by a comma (one is prepended to each line), so no match is ever empty.
 _FIELD = r',(?:"(?:[^"]|"")*"|[^,"]*)'
 
@@ -43,7 +46,7 @@ def read_csv_strings(path: Path, required: Sequence[str]) -> RawTable:
         pl.DataFrame({"_raw": text.split("\n")})
         .with_row_index("_line", offset=1)
         .with_columns(pl.col("_line").cast(pl.Int64), pl.col("_raw").str.strip_suffix("\r"))
-        .filter(pl.col("_raw").str.strip_chars() != "")
+        .filter(pl.col("_raw").str.strip_chars(BLANK) != "")
     )
     if lines.height == 0:
         raise DataError(f"{path}: the file is empty; expected a header with {', '.join(required)}")

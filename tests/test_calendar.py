@@ -28,6 +28,7 @@ from pilots.calendar import (
     write_weather_warnings,
 )
 from pilots.contract import QUARANTINE_SCHEMA
+from pilots.csv_reading import BLANK
 
 PROPERTY = settings(max_examples=25, deadline=None)
 # Worst last: the name a severe day carries is that of the worst warning in force that day.
@@ -230,7 +231,9 @@ def test_readable_warnings_are_accepted_and_the_rest_quarantined_with_reasons(
     )
     # Lines read = accepted + quarantined: the 10 non-blank lines after the header (2-9, 11
     # and 12) = 3 accepted + 7 quarantined.
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    lines = [
+        line for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip(BLANK)
+    ]
     assert len(lines) == 10
     assert len(warnings) + quarantine.height == len(lines)
 
