@@ -104,8 +104,8 @@ def recommend(metrics: Sequence[MetricOutcome], plan: Plan) -> DecisionOutcome:
     primary = next((m for m in metrics if m.role == "primary"), None)
     if primary is None:
         raise ValueError("the decision rule needs exactly one primary metric")
-    guardrails = [(m, _guardrail(m)) for m in metrics if m.role == "guardrail"]
-    primary_state = _primary_state(primary, plan.alpha)
+    guardrails = [(m, judge_guardrail(m)) for m in metrics if m.role == "guardrail"]
+    primary_state = judge_primary(primary, plan.alpha)
     failed = [m.name for m, (state, _, _) in guardrails if state == "breached"]
     reasons: list[str] = []
     if primary_state == "worse":
@@ -177,7 +177,10 @@ def counterfactual_mean(effect: float | None, relative_effect: float | None) -> 
     return effect / relative_effect
 
 
-def _guardrail(metric: MetricOutcome) -> tuple[GuardrailState, float | None, float | None]:
+def judge_guardrail(
+    metric: MetricOutcome,
+) -> tuple[GuardrailState, float | None, float | None]:
+    """``guardrail_state`` of a guardrail's estimate against its registered margin."""
     estimate = metric.estimate
     return guardrail_state(
         direction=metric.direction,
@@ -189,7 +192,9 @@ def _guardrail(metric: MetricOutcome) -> tuple[GuardrailState, float | None, flo
     )
 
 
-def _primary_state(metric: MetricOutcome, alpha: float) -> str:
+def judge_primary(metric: MetricOutcome, alpha: float) -> str:
+    """better or worse (significant at ``alpha`` by the corrected p-value, in the direction of
+    the effect), unclear, or not estimated."""
     estimate, p_value = metric.estimate, metric.p_value
     if not estimate.ok or estimate.effect is None or p_value is None:
         return "not estimated"

@@ -23,7 +23,7 @@ from evaluation.decision import (
     DecisionOutcome,
     GuardrailState,
     counterfactual_mean,
-    guardrail_state,
+    judge_guardrail,
 )
 from evaluation.result import Estimate
 from experiments.decisions import DecisionLog, DecisionRecord
@@ -31,7 +31,7 @@ from experiments.spec import MetricRole, TrialSpec, trial_pilot
 from experiments.store import Registration, TrialStore
 from experiments.summary import Verdict, verdict
 from experiments.tracking import PLANNED_FINISHED, RunRecord, Tracker
-from experiments.trial_decision import estimate_from_run, trial_recommendation
+from experiments.trial_decision import estimate_from_run, metric_outcome, trial_recommendation
 from pilots.contract import HONG_KONG, MetricDefinition
 
 Stage = Literal["registered", "collecting", "analysed", "decided"]
@@ -262,15 +262,10 @@ def trial_stage(spec: TrialSpec, *, analysed: bool, today: date, decided: bool =
 def _guardrail(
     role: MetricRole, definition: MetricDefinition, run: RunRecord | None
 ) -> GuardrailCheck:
-    numbers = run.metrics if run is not None and run.tag("status") == "ok" else {}
-    state, allowed, worst = guardrail_state(
-        direction=definition.direction,
-        margin=role.margin or 0.0,
-        margin_type=role.margin_type,
-        ci_low=numbers.get("ci_low"),
-        ci_high=numbers.get("ci_high"),
-        counterfactual=counterfactual_mean(numbers.get("effect"), numbers.get("relative_effect")),
-    )
+    if run is None:
+        return GuardrailCheck(definition.label, definition.unit, "not estimated", None, None)
+    outcome = metric_outcome(role, definition, estimate_from_run(run))
+    state, allowed, worst = judge_guardrail(outcome)
     return GuardrailCheck(definition.label, definition.unit, state, allowed, worst)
 
 

@@ -7,46 +7,49 @@ target power, the minimum detectable effect, the primary metric and each guardra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from datetime import date
+from datetime import timedelta
 
 from evaluation.decision import DecisionOutcome, MetricOutcome, Plan, recommend
 from evaluation.result import Estimate
-from experiments.spec import TrialSpec, trial_pilot
+from experiments.registration_power import count_periods
+from experiments.rule_text import RULE_TEXT
+from experiments.spec import MetricRole, TrialSpec, trial_pilot
 from experiments.tracking import RunRecord
 from pilots.contract import MetricDefinition
 
-DAYS_PER_PERIOD = {"day": 1, "week": 7, "month": 30.44}
 # Methods that compare arms over the after-period only: more time adds to the after-period alone.
 POST_ONLY = {"randomized"}
 
 
-def decision_rule_text(spec: TrialSpec) -> tuple[str, ...]:
-    """The registered rule, one sentence per outcome."""
+def decision_rule_text(spec: TrialSpec, lang: str = "en") -> tuple[str, ...]:
+    """The registered rule, one sentence per outcome, in ``lang`` (the dossier's languages)."""
+    text = RULE_TEXT[lang]
     pilot = trial_pilot(spec)
     primary = pilot.metric(spec.primary.name)
     better = "higher" if primary.direction == "higher_is_better" else "lower"
-    correction = {"holm": "Holm-corrected", "bh": "Benjamini-Hochberg-corrected"}.get(
-        spec.multiple_testing, "uncorrected"
-    )
     guardrails = [
-        f"{definition.label} (may worsen by {_margin(m.margin, m.margin_type, definition)})"
+        text["rule.guardrail"].format(
+            metric=definition.label, margin=_margin(m, definition, text["rule.no_margin"])
+        )
         for m in spec.metrics
         if m.role == "guardrail" and (definition := pilot.metric(m.name))
     ]
     within = (
-        f"every guardrail stays within its margin: {'; '.join(guardrails)}"
+        text["rule.within"].format(guardrails="; ".join(guardrails))
         if guardrails
-        else "there are no guardrails"
+        else text["rule.no_guardrails"]
     )
     return (
-        f"Scale when {primary.label} is significantly {better} ({correction} p < {spec.alpha:g}) "
-        f"and {within} (the worse end of each 95% interval).",
-        f"Stop when {primary.label} is significantly worse, or a guardrail's whole 95% interval "
-        "lies beyond its margin.",
-        "Extend/Iterate otherwise, with the extra time or units that would give "
-        f"{spec.power:.0%} power to detect a {spec.mde:.0%} change.",
+        text["rule.scale"].format(
+            metric=primary.label,
+            better=text[f"rule.{better}"],
+            correction=text[f"correction_rule.{spec.multiple_testing}"],
+            alpha=f"{spec.alpha:g}",
+            within=within,
+        ),
+        text["rule.stop"].format(metric=primary.label),
+        text["rule.iterate"].format(power=f"{spec.power:.0%}", mde=f"{spec.mde:.0%}"),
     )
 
 
@@ -59,20 +62,30 @@ def trial_recommendation(
         return None
     pilot = trial_pilot(spec)
     outcomes = [
-        MetricOutcome(
-            name=pilot.metric(m.name).label,
-            role=m.role,
-            direction=pilot.metric(m.name).direction,
-            estimate=results[m.name][0],
-            p_adjusted=results[m.name][1],
-            margin=m.margin,
-            margin_type=m.margin_type,
-        )
+        metric_outcome(m, pilot.metric(m.name), *results[m.name])
         for m in spec.metrics
         if m.name in results
     ]
     primary_estimate = results[spec.primary.name][0]
     return recommend(outcomes, trial_plan(spec, pilot.metric(spec.primary.name), primary_estimate))
+
+
+def metric_outcome(
+    role: MetricRole,
+    definition: MetricDefinition,
+    estimate: Estimate,
+    p_adjusted: float | None = None,
+) -> MetricOutcome:
+    """A registered metric's estimate with what the rule judges it by."""
+    return MetricOutcome(
+        name=definition.label,
+        role=role.role,
+        direction=definition.direction,
+        estimate=estimate,
+        p_adjusted=p_adjusted,
+        margin=role.margin,
+        margin_type=role.margin_type,
+    )
 
 
 def trial_plan(spec: TrialSpec, primary: MetricDefinition, estimate: Estimate) -> Plan:
@@ -85,8 +98,10 @@ def trial_plan(spec: TrialSpec, primary: MetricDefinition, estimate: Estimate) -
         mde=spec.mde,
         family_size=len(in_family) if spec.multiple_testing != "none" else 1,
         n_units=_independent_units(estimate),
-        n_pre=0 if spec.planned_method in POST_ONLY else _periods(spec.pre[0], start, primary),
-        n_post=_periods(start, spec.post[1], primary, inclusive=True),
+        n_pre=0
+        if spec.planned_method in POST_ONLY
+        else count_periods(spec.pre[0], start - timedelta(days=1), primary.time_grain),
+        n_post=count_periods(start, spec.post[1], primary.time_grain),
         period=primary.time_grain,
         unit="day" if spec.switchback else spec.cluster_by or spec.assigned_by,
     )
@@ -122,12 +137,11 @@ def estimate_from_run(run: RunRecord) -> Estimate:
     )
 
 
-def _periods(first: date, last: date, metric: MetricDefinition, *, inclusive: bool = False) -> int:
-    days = (last - first).days + (1 if inclusive else 0)
-    return max(math.floor(days / DAYS_PER_PERIOD[metric.time_grain]), 0)
-
-
-def _margin(margin: float | None, margin_type: str, metric: MetricDefinition) -> str:
-    if margin is None:
-        return "no margin registered"
-    return f"{margin:.0%}" if margin_type == "relative" else f"{margin:g} {metric.unit}"
+def _margin(role: MetricRole, definition: MetricDefinition, missing: str) -> str:
+    if role.margin is None:
+        return missing
+    return (
+        f"{role.margin:.0%}"
+        if role.margin_type == "relative"
+        else f"{role.margin:g} {definition.unit}"
+    )

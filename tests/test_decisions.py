@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from evaluation.result import Estimate
 from experiments.audit import DB_NAME, AuditLog
 from experiments.decisions import DecisionLog
+from experiments.spec import load_spec, trial_pilot
+from experiments.trial_decision import trial_plan
 from livinglab.errors import InputError
+from tests.conftest import SMART_BINS_SPEC
 
 
 def decide(home: Path, decision: str, reason: str = "", recommendation: str = "iterate"):
@@ -74,3 +79,29 @@ def test_a_later_decision_supersedes_without_erasing(home: Path) -> None:
         pytest.raises(sqlite3.IntegrityError, match="append-only"),
     ):
         connection.execute("DELETE FROM decisions")
+
+
+def test_the_rules_plan_counts_registered_periods_and_randomised_units() -> None:
+    spec, _ = load_spec(SMART_BINS_SPEC)  # weeks: before 2026-01-05..03-29, after 03-30..07-05
+    pilot = trial_pilot(spec)
+    primary = pilot.metric(spec.primary.name)
+    randomized = Estimate(
+        "randomized",
+        "ATT",
+        -1.6,
+        0.3,
+        -2.2,
+        -1.0,
+        0.01,
+        -0.3,
+        1680,
+        120,
+        60,
+        details={"randomisation_units": {"treated": 6, "control": 6}},
+    )
+    plan = trial_plan(spec, primary, randomized)
+    # the arms compare after-periods only; the 120 bins were randomised as 12 routes
+    assert (plan.n_pre, plan.n_post, plan.n_units, plan.unit) == (0, 14, 12, "route")
+    as_did = trial_plan(replace(spec, planned_method="did"), primary, randomized)
+    assert (as_did.n_pre, as_did.n_post) == (12, 14)
+    assert as_did.family_size == 2  # Holm over the primary and the secondary metric
