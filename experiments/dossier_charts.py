@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 from experiments.charts import COUNTERFACTUAL, OBSERVED
-from experiments.dossier import ForestRow, Trajectory
+from experiments.dossier_model import ForestRow, Trajectory
 from experiments.portfolio import VERDICT_COLOURS
 
 DPI = 150

@@ -35,8 +35,8 @@ from fontTools.varLib import instancer
 from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode
 
-from experiments.dossier import Dossier, Table
 from experiments.dossier_charts import forest_png, trajectory_png
+from experiments.dossier_model import Dossier, Table
 
 FONT_PACKAGE = "justmytype_intl_cjk"
 FONT_FILE = "fonts/ofl/notosanstc/NotoSansTC[wght].ttf"

@@ -108,7 +108,7 @@ def effect_paths(series: Mapping[str, Sequence[Any]], start: date) -> EffectPath
             o - c if o is not None and c is not None else None
             for o, c in zip(observed, counterfactual, strict=False)
         ]
-    after = [_on_or_after(label, start) for label in period[: len(pointwise)]]
+    after = [on_or_after(label, start) for label in period[: len(pointwise)]]
     if None in after or not any(
         value is not None and post for value, post in zip(pointwise, after, strict=False)
     ):
@@ -172,7 +172,7 @@ def donor_weight_rows(estimate: Estimate) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: -row["Weight"])
 
 
-def _on_or_after(label: str, start: date) -> bool | None:
+def on_or_after(label: str, start: date) -> bool | None:
     """Whether a period labelled by its first day lies on or after ``start``; None if undated."""
     try:
         return date.fromisoformat(label[:10]) >= start

@@ -19,13 +19,8 @@ from experiments import cli
 from experiments.analysis import evaluate_trial
 from experiments.audit import AuditLog
 from experiments.decisions import DecisionLog
-from experiments.dossier import (
-    SUPPRESSED,
-    build_dossier,
-    dossier_content,
-    dossier_from_report,
-    suppress_small_counts,
-)
+from experiments.dossier import build_dossier, dossier_content, dossier_from_report
+from experiments.dossier_format import SUPPRESSED, suppress_small_counts
 from experiments.dossier_render import render_html, render_pdf_with_pages
 from experiments.dossier_text import LANGUAGES, TEXT
 from experiments.portfolio import MetricEvidence, TrialEvidence, trial_evidence
